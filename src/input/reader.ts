@@ -1,0 +1,156 @@
+// Streaming line readers. Lists can be ten million lines long and arrive through a pipe, so
+// lines are produced as bytes arrive and nothing ever holds the whole input.
+
+import { open } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
+import type { RawLine } from '../types.js';
+import { OVERLONG_MARKER } from './lines.js';
+
+/**
+ * The longest line (in UTF-8 bytes, newline excluded) we accept. Longer lines are not kept:
+ * their bytes are dropped as they stream past and the line is yielded as OVERLONG_MARKER
+ * (see lines.ts), which parseLine reports as `invalid: line longer than 1 MiB`. This bounds
+ * memory even when someone pipes a binary file in by mistake.
+ */
+export const MAX_LINE = 1 << 20;
+
+/** An input that cannot be opened: a usage-level failure (exit 2) reported before any request. */
+export class InputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InputError';
+  }
+}
+
+function tooLong(s: string): boolean {
+  // A UTF-16 unit is 1 to 3 UTF-8 bytes (a surrogate pair is 2 units for 4 bytes), so the
+  // exact byte count is only needed in the band where the unit count cannot decide.
+  if (s.length * 3 <= MAX_LINE) return false;
+  if (s.length > MAX_LINE) return true;
+  return Buffer.byteLength(s, 'utf8') > MAX_LINE;
+}
+
+/**
+ * Every line of `stream`, 1-based, blank and comment lines included (the caller parses them).
+ * An async generator over the stream's own async iterator: while the consumer does not pull,
+ * no chunk is read, so the stream's backpressure reaches the pipe or file.
+ */
+export async function* readLines(stream: NodeJS.ReadableStream | Readable, source: string): AsyncGenerator<RawLine> {
+  // StringDecoder keeps a multi-byte character split across chunks until its last byte arrives.
+  const decoder = new StringDecoder('utf8');
+  let carry = ''; // the unfinished line from previous chunks
+  let overlong = false; // the unfinished line already passed MAX_LINE; its text was dropped
+  let atStart = true;
+  let line = 0;
+
+  const finish = (text: string): string => {
+    if (overlong || tooLong(text)) return OVERLONG_MARKER;
+    return text.charCodeAt(text.length - 1) === 0x0d ? text.slice(0, -1) : text;
+  };
+
+  for await (const chunk of stream as AsyncIterable<Buffer | string>) {
+    let s = typeof chunk === 'string' ? chunk : decoder.write(chunk);
+    if (s.length === 0) continue;
+    if (atStart) {
+      atStart = false;
+      if (s.charCodeAt(0) === 0xfeff) s = s.slice(1);
+    }
+    let start = 0;
+    let nl = s.indexOf('\n');
+    if (nl === -1) {
+      if (!overlong) {
+        carry += s;
+        if (carry.length > MAX_LINE) {
+          overlong = true;
+          carry = '';
+        }
+      }
+      continue;
+    }
+    // The first newline closes the line carried over from earlier chunks.
+    const first = overlong ? '' : carry + s.slice(0, nl);
+    yield { text: finish(first), source, line: ++line };
+    overlong = false;
+    carry = '';
+    start = nl + 1;
+    // Lines wholly inside this chunk: slice straight out of the chunk string.
+    while ((nl = s.indexOf('\n', start)) !== -1) {
+      yield { text: finish(s.slice(start, nl)), source, line: ++line };
+      start = nl + 1;
+    }
+    if (start < s.length) {
+      carry = s.slice(start);
+      if (carry.length > MAX_LINE) {
+        overlong = true;
+        carry = '';
+      }
+    }
+  }
+
+  let rest = decoder.end();
+  if (atStart && rest.charCodeAt(0) === 0xfeff) rest = rest.slice(1);
+  if (rest.length > 0 && !overlong) carry += rest;
+  // A final newline ends the last line; only text after it (or an unfinished overlong line) is a line.
+  if (carry.length > 0 || overlong) yield { text: finish(carry), source, line: ++line };
+}
+
+/**
+ * Opens every input before anything is downloaded, so a typo in a file name is a usage error
+ * (exit 2) and not a failure discovered halfway through a run. `-` is stdin, at most once,
+ * since a second reader of the same pipe would only see what the first one left.
+ */
+export async function openInputFiles(paths: string[]): Promise<Array<{ path: string; stream: Readable }>> {
+  const opened: Array<{ path: string; stream: Readable }> = [];
+  let sawStdin = false;
+  try {
+    for (const path of paths) {
+      if (path === '-') {
+        if (sawStdin) throw new InputError('stdin ("-") can be given only once as an input file');
+        sawStdin = true;
+        opened.push({ path, stream: process.stdin });
+        continue;
+      }
+      let fh;
+      try {
+        fh = await open(path, 'r');
+      } catch (e) {
+        throw new InputError(`cannot read input file ${path}: ${describe(e)}`);
+      }
+      // Opening a directory succeeds on Linux and only fails on the first read: catch it here.
+      // FIFOs and process substitution (<(...)) are fine, so only directories are refused.
+      try {
+        const st = await fh.stat();
+        if (st.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+      } catch (e) {
+        await fh.close().catch(() => {});
+        throw new InputError(`cannot read input file ${path}: ${describe(e)}`);
+      }
+      opened.push({ path, stream: fh.createReadStream() });
+    }
+  } catch (e) {
+    // Do not leak the descriptors already opened when a later file fails.
+    for (const o of opened) if (o.stream !== process.stdin) o.stream.destroy();
+    throw e;
+  }
+  return opened;
+}
+
+function describe(e: unknown): string {
+  if (typeof e === 'object' && e !== null) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    const message = (e as { message?: unknown }).message;
+    if (typeof message === 'string') return message;
+  }
+  return String(e);
+}
+
+/** Positional URLs first (source "argv", line = argument position), then each input in order. */
+export async function* allLines(args: {
+  urls: string[];
+  inputs: Array<{ path: string; stream: Readable }>;
+}): AsyncGenerator<RawLine> {
+  for (let i = 0; i < args.urls.length; i++) yield { text: args.urls[i]!, source: 'argv', line: i + 1 };
+  for (const input of args.inputs) yield* readLines(input.stream, input.path);
+}
