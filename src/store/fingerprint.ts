@@ -1,0 +1,294 @@
+// Compact memory of the names handed out in this run. The input may hold tens of millions of
+// lines and SPEC allows at most 16 bytes per distinct item, so nothing here keeps a string:
+// every fact is a 64-bit fingerprint in a typed-array hash table.
+
+import { parseSuffix, withSuffix } from './naming.js';
+
+// --- hashing ---------------------------------------------------------------------------------
+// Two 32-bit lanes built differently (a murmur3-style round and a multiply-xorshift round), so a
+// collision in one lane says nothing about the other and the pair behaves like a 64-bit hash.
+// The result lands in module variables rather than a fresh array: the hot path allocates nothing.
+
+let HA = 0;
+let HB = 0;
+
+function hBegin(): void {
+  HA = 0x2f0e1d3c;
+  HB = 0x6a09e667;
+}
+
+function hUnit(c: number): void {
+  let k = Math.imul(c, 0xcc9e2d51);
+  k = (k << 15) | (k >>> 17);
+  HA ^= Math.imul(k, 0x1b873593);
+  HA = (HA << 13) | (HA >>> 19);
+  HA = (Math.imul(HA, 5) + 0xe6546b64) | 0;
+  HB = Math.imul(HB ^ c, 0x2c1b3c6d);
+  HB ^= HB >>> 13;
+}
+
+function hString(s: string): void {
+  for (let i = 0; i < s.length; i++) hUnit(s.charCodeAt(i));
+}
+
+function fmix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+function hEnd(len: number): void {
+  // (A, B) -> (A', B') is a bijection, so mixing B with A' keeps the lanes' joint collision rate.
+  HA = fmix32(HA ^ len);
+  HB = fmix32(HB ^ Math.imul(len, 0x9e3779b1) ^ HA);
+}
+
+/** Two independent 32-bit hashes of s (unsigned). */
+export function hash64(s: string): [number, number] {
+  hBegin();
+  hString(s);
+  hEnd(s.length);
+  return [HA, HB];
+}
+
+// Domain tags are fed as one extra unit above 0xFFFF, which no UTF-16 unit can equal: a path, its
+// counter and its (path, url) pair can never hash the same input, so they share one table.
+const TAG_PATH = 0x10001;
+const TAG_URL = 0x10002;
+const TAG_COUNTER = 0x10003;
+const TAG_PAIR = 0x10004;
+
+function hashTagged(s: string, tag: number, s2?: string): void {
+  hBegin();
+  hString(s);
+  hUnit(tag);
+  if (s2 !== undefined) hString(s2);
+  hEnd(s.length + (s2 === undefined ? 0 : s2.length + 1));
+}
+
+// The 40-bit key of the last hashTagged call: 32 bits of lane A plus 8 bits of lane B.
+let K0 = 0;
+let K8 = 0;
+function takeKey(): void {
+  K0 = HA;
+  K8 = HB & 0xff;
+  // (0, 0) marks an empty slot; forcing a bit on the key alone (not key+value) keeps lookups and
+  // inserts of that rare key in agreement.
+  if (K0 === 0 && K8 === 0) K8 = 1;
+}
+
+function urlFingerprint(url: string): number {
+  hashTagged(url, TAG_URL);
+  return HA >>> 8; // 24 bits
+}
+
+// --- the table -------------------------------------------------------------------------------
+
+const INITIAL_CAPACITY = 1024;
+const MAX_LOAD = 0.8;
+const GROWTH = 1.5;
+const VALUE_MASK = 0xffffff;
+
+/**
+ * Open addressing with linear probing on one Uint32Array, two words per slot: word 0 = 32 key
+ * bits, word 1 = 8 more key bits (top) and a 24-bit value. Growing by 1.5x at load 0.8 keeps the
+ * load between 0.53 and 0.8, i.e. 10 to 15 bytes per entry.
+ *
+ * `claim` is the plain use: the key is a path (40-bit fingerprint) and the value a 24-bit
+ * fingerprint of the URL that claimed it.
+ */
+export class NameTable {
+  private slots: Uint32Array;
+  private cap: number;
+  private count = 0;
+
+  constructor(initialCapacity = INITIAL_CAPACITY) {
+    this.cap = Math.max(8, Math.ceil(initialCapacity));
+    this.slots = new Uint32Array(this.cap * 2);
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  bytesUsed(): number {
+    return this.slots.byteLength;
+  }
+
+  /** 'new' = now ours; 'duplicate' = this URL claimed it before; 'taken' = another URL did. */
+  claim(path: string, url: string): 'new' | 'duplicate' | 'taken' {
+    const u = urlFingerprint(url);
+    hashTagged(path, TAG_PATH);
+    takeKey();
+    const v = this.lookupKey(K0, K8);
+    if (v >= 0) return v === u ? 'duplicate' : 'taken';
+    this.storeKey(K0, K8, u);
+    return 'new';
+  }
+
+  /** @internal The value stored under a 40-bit key, or -1. */
+  lookupKey(k0: number, k8: number): number {
+    const i = this.find(k0, k8);
+    return i >= 0 ? this.slots[i * 2 + 1]! & VALUE_MASK : -1;
+  }
+
+  /** @internal Inserts or overwrites. */
+  storeKey(k0: number, k8: number, value: number): void {
+    let i = this.find(k0, k8);
+    if (i < 0) {
+      if (this.count + 1 > this.cap * MAX_LOAD) {
+        this.grow();
+        i = this.find(k0, k8);
+      }
+      i = -i - 1;
+      this.slots[i * 2] = k0;
+      this.count++;
+    }
+    this.slots[i * 2 + 1] = ((k8 << 24) | (value & VALUE_MASK)) >>> 0;
+  }
+
+  /** Slot index of the key, or -(insertion slot + 1). */
+  private find(k0: number, k8: number): number {
+    const s = this.slots;
+    const cap = this.cap;
+    let i = k0 % cap;
+    for (;;) {
+      const w0 = s[i * 2]!;
+      const w1 = s[i * 2 + 1]!;
+      if (w0 === 0 && w1 === 0) return -i - 1;
+      if (w0 === k0 && w1 >>> 24 === k8) return i;
+      if (++i === cap) i = 0;
+    }
+  }
+
+  private grow(): void {
+    const old = this.slots;
+    const oldCap = this.cap;
+    const cap = Math.ceil(oldCap * GROWTH);
+    const s = new Uint32Array(cap * 2);
+    for (let j = 0; j < oldCap; j++) {
+      const w0 = old[j * 2]!;
+      const w1 = old[j * 2 + 1]!;
+      if (w0 === 0 && w1 === 0) continue;
+      // The slot index comes from stored bits only, so entries can move without their strings.
+      let i = w0 % cap;
+      while (s[i * 2] !== 0 || s[i * 2 + 1] !== 0) if (++i === cap) i = 0;
+      s[i * 2] = w0;
+      s[i * 2 + 1] = w1;
+    }
+    this.slots = s;
+    this.cap = cap;
+  }
+}
+
+// --- collision names -------------------------------------------------------------------------
+
+/** Counters are 24-bit values; past this a base's suffixes are recorded one by one. */
+const SATURATED = VALUE_MASK;
+
+/**
+ * Decides every output path in input order: the first URL keeps a name, later URLs get `-1`,
+ * `-2`, ... and a URL seen again for the same requested path is dropped.
+ *
+ * Three kinds of fact share the table, told apart by a domain tag in the hash:
+ * - path P  -> URL fingerprint: P was requested and given as is;
+ * - counter of base B -> next suffix N: every `withSuffix(B, k)` with k < N is taken, either given
+ *   to a URL that asked for B or held literally by someone else (skipped over);
+ * - pair (B, URL) -> 24 more hash bits: this URL asked for B and got a suffixed name.
+ *
+ * The counter is the "where to start" hint made exact and kept in the table instead of a
+ * separate map: a thousand URLs named index.html cost one probe each, not a walk over
+ * index-1..index-999 (which would be O(n^2)). It keeps results deterministic because it only
+ * ever moves past suffixes that are claimed, and claims are never undone: the first free suffix
+ * at or above it is the first free suffix at all. Because suffixed names are implied by the
+ * counter rather than stored, the pair fact is what remembers, at one slot per suffixed item,
+ * that a URL already got a name for B -- so a repeated URL is caught however many other URLs
+ * share its name, and every item still costs about one slot.
+ */
+export class NameAllocator {
+  private readonly table: NameTable;
+  /** Next suffix for the (few) bases that went past 2^24 - 1 suffixes. */
+  private readonly overflow = new Map<string, number>();
+
+  constructor(table?: NameTable) {
+    this.table = table ?? new NameTable();
+  }
+
+  /** The path to use for this URL, or null when this URL already has a name for `path`. */
+  assign(path: string, url: string): string | null {
+    const t = this.table;
+    const u = urlFingerprint(url);
+    hashTagged(path, TAG_PATH);
+    takeKey();
+    const p0 = K0;
+    const p8 = K8;
+    const held = t.lookupKey(p0, p8);
+    if (held === u) return null;
+    if (held < 0 && !this.impliedTaken(path)) {
+      t.storeKey(p0, p8, u);
+      return path;
+    }
+
+    // Taken: did this URL already get a suffixed name for this path?
+    hashTagged(path, TAG_PAIR, url);
+    takeKey();
+    const q0 = K0;
+    const q8 = K8;
+    const qv = HB >>> 8;
+    if (t.lookupKey(q0, q8) === qv) return null;
+
+    let k = this.nextSuffix(path);
+    let cand: string;
+    for (;;) {
+      cand = withSuffix(path, k);
+      hashTagged(cand, TAG_PATH);
+      takeKey();
+      const v = t.lookupKey(K0, K8);
+      if (v < 0) break; // not held literally, and k >= counter so not implied either
+      if (v === u) return null; // this URL already holds that very name
+      k++;
+    }
+    if (k >= SATURATED) {
+      // Past the counter's range the name must be stored itself to count as taken.
+      hashTagged(cand, TAG_PATH);
+      takeKey();
+      t.storeKey(K0, K8, u);
+    }
+    this.setNextSuffix(path, k + 1);
+    t.storeKey(q0, q8, qv);
+    return cand;
+  }
+
+  /** Whether p is a suffixed name already handed out through its base's counter. */
+  private impliedTaken(p: string): boolean {
+    const parsed = parseSuffix(p);
+    if (parsed === null) return false;
+    hashTagged(parsed.path, TAG_COUNTER);
+    takeKey();
+    const next = this.table.lookupKey(K0, K8);
+    return next > 0 && parsed.n < next;
+  }
+
+  private nextSuffix(base: string): number {
+    hashTagged(base, TAG_COUNTER);
+    takeKey();
+    const next = this.table.lookupKey(K0, K8);
+    if (next < 0) return 1;
+    if (next >= SATURATED) return this.overflow.get(base) ?? SATURATED;
+    return next;
+  }
+
+  private setNextSuffix(base: string, next: number): void {
+    hashTagged(base, TAG_COUNTER);
+    takeKey();
+    if (next >= SATURATED) {
+      this.table.storeKey(K0, K8, SATURATED);
+      this.overflow.set(base, next);
+    } else {
+      this.table.storeKey(K0, K8, next);
+    }
+  }
+}

@@ -1,0 +1,184 @@
+// Writing inside DEST and nowhere else. Names are already sanitised (naming.ts); what is left is
+// the file system itself: a folder or a .part inside DEST that is a symlink planted to point out.
+
+import { constants } from 'node:fs';
+import { lstat, mkdir, open, realpath, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/** DEST cannot be created or written. */
+export class DestError extends Error {
+  override name = 'DestError';
+}
+
+/** A path inside DEST cannot be used safely. */
+export class PathError extends Error {
+  override name = 'PathError';
+}
+
+// O_NOFOLLOW does not exist on Windows; there, planting symlinks needs privileges anyway.
+const O_NOFOLLOW = constants.O_NOFOLLOW ?? 0;
+
+function codeOf(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  return e?.code ?? e?.message ?? String(err);
+}
+
+/** Creates DEST when missing, proves it writable, and returns its real path. */
+export async function prepareDest(dest: string): Promise<string> {
+  try {
+    await mkdir(dest, { recursive: true });
+    const real = await realpath(dest);
+    const own = join(real, '.bulkget');
+    try {
+      await mkdir(own);
+    } catch (err) {
+      if (codeOf(err) !== 'EEXIST') throw err;
+    }
+    // Lock and state are written in here: a symlink would carry them out of DEST.
+    const st = await lstat(own);
+    if (st.isSymbolicLink()) throw Object.assign(new Error('symlink'), { code: 'ELOOP' });
+    if (!st.isDirectory()) throw Object.assign(new Error('not a folder'), { code: 'ENOTDIR' });
+    // mkdir succeeds on a read-only mount when the folder already exists: only a write proves it.
+    const probe = join(own, `probe-${process.pid}-${Math.random().toString(36).slice(2)}`);
+    const fh = await open(probe, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | O_NOFOLLOW, 0o644);
+    try {
+      await fh.write('ok\n');
+    } finally {
+      await fh.close();
+    }
+    await unlink(probe);
+    return real;
+  } catch (err) {
+    throw new DestError(`cannot write to DEST ${dest}: ${codeOf(err)}`);
+  }
+}
+
+const VERIFIED_CAP = 10_000;
+
+/** Creates and checks the folders under DEST, refusing any that is a symlink or a file. */
+export class SafeDirs {
+  // Folders already known to be real folders: with the flat layout every file shares DEST
+  // itself, so after the first file no folder costs a syscall. Cleared when full, which only
+  // costs a few lstat calls again.
+  private readonly verified = new Set<string>();
+
+  constructor(private readonly destReal: string) {}
+
+  /** The absolute path for `rel` ('/'-separated, sanitised), its parent folders ready. */
+  async ensureParent(rel: string): Promise<string> {
+    const segs = rel.split('/');
+    for (const s of segs) {
+      // Sanitised paths never hold these; refusing them here keeps this class safe on its own.
+      if (s === '' || s === '.' || s === '..' || s.includes('\\') || s.includes('\0')) {
+        throw new PathError(`unsafe output path: ${rel}`);
+      }
+    }
+    if (segs[0]!.toLowerCase() === '.bulkget') throw new PathError(`output path is inside .bulkget: ${rel}`);
+    let dir = this.destReal;
+    for (let i = 0; i < segs.length - 1; i++) {
+      dir = join(dir, segs[i]!);
+      if (this.verified.has(dir)) continue;
+      await this.verifyDir(dir, rel);
+      if (this.verified.size >= VERIFIED_CAP) this.verified.clear();
+      this.verified.add(dir);
+    }
+    return join(dir, segs[segs.length - 1]!);
+  }
+
+  private async verifyDir(dir: string, rel: string): Promise<void> {
+    let st;
+    try {
+      st = await lstat(dir);
+    } catch (err) {
+      if (codeOf(err) !== 'ENOENT') throw err;
+      try {
+        // One component at a time (not recursive): a symlink in the middle is then always seen.
+        await mkdir(dir, 0o755);
+      } catch (err2) {
+        if (codeOf(err2) !== 'EEXIST') throw err2; // another download made it meanwhile
+      }
+      // Checked again after creating: something could have been put there in between.
+      st = await lstat(dir);
+    }
+    if (st.isSymbolicLink()) throw new PathError('path escapes DEST through a symlink: ' + rel);
+    if (!st.isDirectory()) throw new PathError('path crosses a file that is not a folder: ' + rel);
+  }
+}
+
+function partOf(absFinal: string): string {
+  return absFinal + '.part';
+}
+
+/**
+ * Opens `absFinal.part` for writing. `truncate` starts a fresh file: the old one is unlinked and a
+ * new inode created with O_EXCL, so neither a planted symlink nor a hard link to a file outside
+ * DEST can be written through. `append` continues an existing .part: O_NOFOLLOW refuses a
+ * symlink (ELOOP) and a file with other hard links is refused too.
+ */
+export async function openPart(absFinal: string, mode: 'truncate' | 'append'): Promise<FileHandle> {
+  const part = partOf(absFinal);
+  if (mode === 'truncate') {
+    await unlinkQuiet(part);
+    // If something reappears between the unlink and the open, O_EXCL fails (EEXIST) rather
+    // than follow it.
+    return open(part, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | O_NOFOLLOW, 0o644);
+  }
+  const fh = await open(part, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | O_NOFOLLOW, 0o644);
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw new PathError(`not a regular file: ${part}`);
+    if (st.nlink > 1) throw new PathError(`refusing to append to a hard-linked file: ${part}`);
+  } catch (err) {
+    await fh.close();
+    throw err;
+  }
+  return fh;
+}
+
+/** Bytes in the leftover `.part`, or -1 when there is no regular `.part`. */
+export async function partSize(absFinal: string): Promise<number> {
+  const part = partOf(absFinal);
+  try {
+    const st = await lstat(part);
+    if (st.isSymbolicLink()) {
+      // Never resume through a link; removing it lets the fresh download create a real file.
+      await unlinkQuiet(part);
+      return -1;
+    }
+    return st.isFile() ? st.size : -1;
+  } catch (err) {
+    if (codeOf(err) === 'ENOENT' || codeOf(err) === 'ENOTDIR') return -1;
+    throw err;
+  }
+}
+
+/**
+ * Moves the finished `.part` into place (atomically: rename). rename replaces a symlink at the
+ * final name instead of writing through it. `target` is another final path, for a name that was
+ * only known once the response came (Content-Disposition).
+ */
+export async function commitPart(absFinal: string, target?: string): Promise<void> {
+  await rename(partOf(absFinal), target ?? absFinal);
+}
+
+/** Removes the `.part` (a failed or unwanted transfer); nothing there is fine. */
+export async function discardPart(absFinal: string): Promise<void> {
+  await unlinkQuiet(partOf(absFinal));
+}
+
+/** Whether a regular file sits at the final name (a symlink does not count). */
+export async function fileExists(absFinal: string): Promise<boolean> {
+  try {
+    return (await lstat(absFinal)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+async function unlinkQuiet(p: string): Promise<void> {
+  try {
+    await unlink(p);
+  } catch (err) {
+    if (codeOf(err) !== 'ENOENT') throw err;
+  }
+}

@@ -1,0 +1,449 @@
+// What earlier downloads recorded (ETag, Last-Modified, size), for `--if-exists update` and for
+// resuming a `.part`. An append-only JSON-lines log: appending is cheap and crash-tolerant, and
+// the newest line for a path is the truth.
+
+import { constants, writeSync } from 'node:fs';
+import { mkdir, open, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { hash64 } from './fingerprint.js';
+
+export type RecordKind = 'done' | 'part' | 'gone';
+
+/** One line of DEST/.bulkget/state.jsonl. */
+export interface StateRecord {
+  p: string; // path relative to DEST
+  u: string; // URL ('' for gone)
+  e?: string; // ETag
+  m?: string; // Last-Modified
+  s?: number; // size in bytes
+  k: RecordKind;
+}
+
+export interface Validators {
+  etag?: string;
+  lastModified?: string;
+  size?: number;
+}
+
+const O_NOFOLLOW = constants.O_NOFOLLOW ?? 0;
+const BATCH_RECORDS = 256;
+const BATCH_MS = 200;
+const READ_CHUNK = 1 << 20;
+const COMPACT_MIN_LINES = 100_000;
+// The shortest line is about 30 bytes: below this size the log cannot hold COMPACT_MIN_LINES, so
+// close() does not even scan it to decide.
+const COMPACT_MIN_BYTES = COMPACT_MIN_LINES * 30;
+
+// --- offset index ----------------------------------------------------------------------------
+
+/**
+ * path fingerprint -> byte offset of its newest record, on one Uint32Array (3 words per slot:
+ * 32 key bits | 23 key bits, a gone flag, 8 offset bits | 32 offset bits). 55-bit keys and
+ * 40-bit offsets in 12 bytes, with no string kept: the record itself is read back to confirm
+ * the path. Open addressing, linear probing, grown 1.5x at load 0.8.
+ */
+class OffsetIndex {
+  private slots: Uint32Array;
+  private cap: number;
+  count = 0;
+
+  constructor(capacity = 1024) {
+    this.cap = capacity;
+    this.slots = new Uint32Array(capacity * 3);
+  }
+
+  private static keyB(h2: number): number {
+    return h2 & 0x7fffff;
+  }
+
+  private find(h1: number, kb: number): number {
+    const s = this.slots;
+    let i = h1 % this.cap;
+    for (;;) {
+      const w0 = s[i * 3]!;
+      const w1 = s[i * 3 + 1]!;
+      const b = w1 >>> 9;
+      if (w0 === 0 && b === 0) return -i - 1;
+      if (w0 === h1 && b === kb) return i;
+      if (++i === this.cap) i = 0;
+    }
+  }
+
+  /** Keeps the larger offset: the newest record wins whatever order offsets arrive in. */
+  put(h1: number, h2: number, offset: number, gone: boolean): void {
+    let kb = OffsetIndex.keyB(h2);
+    if (h1 === 0 && kb === 0) kb = 1; // (0,0) is the empty marker
+    let i = this.find(h1, kb);
+    if (i >= 0) {
+      if (this.offsetAt(i) > offset) return;
+    } else {
+      if (this.count + 1 > this.cap * 0.8) {
+        this.grow();
+        i = this.find(h1, kb);
+      }
+      i = -i - 1;
+      this.count++;
+    }
+    const s = this.slots;
+    s[i * 3] = h1;
+    s[i * 3 + 1] = ((kb << 9) | (gone ? 0x100 : 0) | Math.floor(offset / 0x100000000)) >>> 0;
+    s[i * 3 + 2] = offset >>> 0;
+  }
+
+  /** Offset of the newest record, -1 when unknown, -2 when its newest record says gone. */
+  get(h1: number, h2: number): number {
+    let kb = OffsetIndex.keyB(h2);
+    if (h1 === 0 && kb === 0) kb = 1;
+    const i = this.find(h1, kb);
+    if (i < 0) return -1;
+    if (this.slots[i * 3 + 1]! & 0x100) return -2;
+    return this.offsetAt(i);
+  }
+
+  /** Offset stored for the key regardless of the gone flag, or -1. */
+  rawOffset(h1: number, h2: number): number {
+    let kb = OffsetIndex.keyB(h2);
+    if (h1 === 0 && kb === 0) kb = 1;
+    const i = this.find(h1, kb);
+    return i < 0 ? -1 : this.offsetAt(i);
+  }
+
+  live(): number {
+    let n = 0;
+    const s = this.slots;
+    for (let i = 0; i < this.cap; i++) {
+      const w0 = s[i * 3]!;
+      const w1 = s[i * 3 + 1]!;
+      if ((w0 !== 0 || w1 >>> 9 !== 0) && !(w1 & 0x100)) n++;
+    }
+    return n;
+  }
+
+  private offsetAt(i: number): number {
+    return (this.slots[i * 3 + 1]! & 0xff) * 0x100000000 + this.slots[i * 3 + 2]!;
+  }
+
+  private grow(): void {
+    const old = this.slots;
+    const oldCap = this.cap;
+    this.cap = Math.ceil(oldCap * 1.5);
+    this.slots = new Uint32Array(this.cap * 3);
+    const s = this.slots;
+    for (let j = 0; j < oldCap; j++) {
+      const w0 = old[j * 3]!;
+      const w1 = old[j * 3 + 1]!;
+      if (w0 === 0 && w1 >>> 9 === 0) continue;
+      let i = w0 % this.cap;
+      while (s[i * 3] !== 0 || s[i * 3 + 1]! >>> 9 !== 0) if (++i === this.cap) i = 0;
+      s[i * 3] = w0;
+      s[i * 3 + 1] = w1;
+      s[i * 3 + 2] = old[j * 3 + 2]!;
+    }
+  }
+}
+
+function parseRecord(text: string): StateRecord | undefined {
+  try {
+    const r = JSON.parse(text) as StateRecord;
+    if (r && typeof r.p === 'string' && (r.k === 'done' || r.k === 'part' || r.k === 'gone')) return r;
+  } catch {
+    // a torn or foreign line: ignored
+  }
+  return undefined;
+}
+
+interface Pending {
+  rel: string;
+  line: string;
+  gone: boolean;
+}
+
+// --- the store -------------------------------------------------------------------------------
+
+export class StateStore {
+  private pending: Pending[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  /** Bytes in the log file that are on disk: the offset the next flushed record gets. */
+  private flushedEnd: number;
+  private index: OffsetIndex | null = null;
+  private indexReady: Promise<void> | null = null;
+  /** Complete lines in the log; known once the index is built. */
+  private lines = 0;
+  private compacting: Promise<void> | null = null;
+  private closed = false;
+  /** The first write failure: later records are dropped (they only save re-downloads). */
+  lastError: Error | undefined;
+
+  private constructor(
+    private readonly file: string,
+    private wfh: FileHandle,
+    private rfh: FileHandle,
+    size: number,
+  ) {
+    this.flushedEnd = size;
+  }
+
+  static async open(destReal: string): Promise<StateStore> {
+    const dir = join(destReal, '.bulkget');
+    await mkdir(dir, { recursive: true });
+    const file = join(dir, 'state.jsonl');
+    const wfh = await open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | O_NOFOLLOW, 0o644);
+    let rfh: FileHandle;
+    try {
+      rfh = await open(file, constants.O_RDONLY | O_NOFOLLOW);
+    } catch (err) {
+      await wfh.close();
+      throw err;
+    }
+    let size = (await wfh.stat()).size;
+    if (size > 0) {
+      // A crash mid-write leaves a line without its newline; end it, or the next record would
+      // be glued to the fragment and lost with it.
+      const last = Buffer.alloc(1);
+      await rfh.read(last, 0, 1, size - 1);
+      if (last[0] !== 0x0a) {
+        writeSync(wfh.fd, '\n');
+        size++;
+      }
+    }
+    return new StateStore(file, wfh, rfh, size);
+  }
+
+  /** A completed download. Buffered: losing it in a crash costs a re-download, no more. */
+  recordDone(rel: string, url: string, v: Validators & { size: number }): void {
+    this.push({ p: rel, u: url, e: v.etag, m: v.lastModified, s: v.size, k: 'done' });
+  }
+
+  /** A download about to write a .part: written at once, since a resume depends on it. */
+  recordPart(rel: string, url: string, v: Validators): void {
+    this.push({ p: rel, u: url, e: v.etag, m: v.lastModified, s: v.size, k: 'part' });
+    this.flush();
+  }
+
+  /** Forgets what was recorded for rel. */
+  forget(rel: string): void {
+    this.push({ p: rel, u: '', k: 'gone' });
+  }
+
+  private push(rec: StateRecord): void {
+    if (this.closed || this.lastError) return;
+    this.pending.push({ rel: rec.p, line: JSON.stringify(rec) + '\n', gone: rec.k === 'gone' });
+    if (this.pending.length >= BATCH_RECORDS) this.flush();
+    else if (!this.timer) {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        this.flush();
+      }, BATCH_MS);
+      this.timer.unref();
+    }
+  }
+
+  /**
+   * Writes the buffered records in one synchronous append: safe to call from an exit handler.
+   * Offsets are given here, not when records are made, so a compaction in progress (which
+   * swaps the file) simply keeps them buffered until it is done.
+   */
+  flush(): void {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    if (this.pending.length === 0 || this.compacting || this.lastError) return;
+    const batch = this.pending;
+    this.pending = [];
+    const buf = Buffer.from(batch.map((r) => r.line).join(''));
+    try {
+      let off = 0;
+      while (off < buf.length) off += writeSync(this.wfh.fd, buf, off, buf.length - off);
+    } catch (err) {
+      this.lastError = err as Error;
+      return;
+    }
+    if (this.index) {
+      let at = this.flushedEnd;
+      for (const r of batch) {
+        const [h1, h2] = hash64(r.rel);
+        this.index.put(h1, h2, at, r.gone);
+        this.lines++;
+        at += Buffer.byteLength(r.line);
+      }
+    }
+    this.flushedEnd += buf.length;
+  }
+
+  /** The newest record for rel (done or part), or undefined. */
+  async lookup(rel: string): Promise<StateRecord | undefined> {
+    if (this.compacting) await this.compacting;
+    await this.ensureIndex();
+    // A record still in the buffer has no offset yet: write it so it can be found.
+    for (const r of this.pending) {
+      if (r.rel === rel) {
+        this.flush();
+        break;
+      }
+    }
+    const [h1, h2] = hash64(rel);
+    const off = this.index!.get(h1, h2);
+    if (off < 0) return undefined;
+    const rec = await this.readAt(off);
+    // Fingerprints can collide: only the record itself proves it is about this path.
+    if (!rec || rec.p !== rel || rec.k === 'gone') return undefined;
+    return rec;
+  }
+
+  private ensureIndex(): Promise<void> {
+    if (!this.indexReady) this.indexReady = this.buildIndex();
+    return this.indexReady;
+  }
+
+  private async buildIndex(): Promise<void> {
+    this.flush();
+    // Created before the scan so that records flushed while it runs land in it too; put()
+    // keeps the larger offset, so the order of the two does not matter.
+    const index = new OffsetIndex();
+    this.index = index;
+    this.lines = 0;
+    const scanned = await this.scan(this.rfh, this.flushedEnd, (rec, offset) => {
+      const [h1, h2] = hash64(rec.p);
+      index.put(h1, h2, offset, rec.k === 'gone');
+    });
+    this.lines += scanned;
+  }
+
+  /**
+   * Calls fn for every complete, well-formed line in [0, limit). A last line without its
+   * newline (a torn write) is not complete and is skipped. Returns the number of complete lines.
+   */
+  private async scan(
+    fh: FileHandle,
+    limit: number,
+    fn: (rec: StateRecord, offset: number, raw: Buffer) => void,
+  ): Promise<number> {
+    let lines = 0;
+    let carry = Buffer.alloc(0);
+    let carryStart = 0; // file offset of carry[0]
+    let pos = 0;
+    const chunk = Buffer.alloc(READ_CHUNK);
+    while (pos < limit) {
+      const { bytesRead } = await fh.read(chunk, 0, Math.min(READ_CHUNK, limit - pos), pos);
+      if (bytesRead === 0) break;
+      const data = carry.length ? Buffer.concat([carry, chunk.subarray(0, bytesRead)]) : chunk.subarray(0, bytesRead);
+      const base = carry.length ? carryStart : pos;
+      pos += bytesRead;
+      let start = 0;
+      for (;;) {
+        const nl = data.indexOf(0x0a, start);
+        if (nl < 0) break;
+        if (nl > start) {
+          lines++;
+          const rec = parseRecord(data.toString('utf8', start, nl));
+          if (rec) fn(rec, base + start, data.subarray(start, nl + 1));
+        }
+        start = nl + 1;
+      }
+      // Copy: `data` may be the reused chunk buffer.
+      carry = Buffer.from(data.subarray(start));
+      carryStart = base + start;
+    }
+    return lines;
+  }
+
+  private async readAt(offset: number): Promise<StateRecord | undefined> {
+    let size = 4096;
+    for (;;) {
+      const buf = Buffer.alloc(size);
+      const { bytesRead } = await this.rfh.read(buf, 0, size, offset);
+      const nl = buf.subarray(0, bytesRead).indexOf(0x0a);
+      if (nl >= 0) return parseRecord(buf.toString('utf8', 0, nl));
+      if (bytesRead < size || size >= 64 << 20) return undefined;
+      size *= 4; // a very long URL
+    }
+  }
+
+  /** Rewrites the log with only the newest record per path (gone paths dropped). */
+  async compact(): Promise<void> {
+    if (this.compacting) return this.compacting;
+    await this.ensureIndex();
+    this.flush();
+    const run = this.doCompact();
+    this.compacting = run;
+    try {
+      await run;
+    } finally {
+      this.compacting = null;
+    }
+    this.flush(); // what was recorded meanwhile goes to the new file
+  }
+
+  private async doCompact(): Promise<void> {
+    const old = this.index!;
+    const limit = this.flushedEnd;
+    const tmp = `${this.file}.compact-${process.pid}`;
+    await unlink(tmp).catch(() => undefined);
+    const out = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | O_NOFOLLOW, 0o644);
+    const fresh = new OffsetIndex();
+    let written = 0;
+    let lines = 0;
+    let batch: Buffer[] = [];
+    let batchBytes = 0;
+    try {
+      await this.scan(this.rfh, limit, (rec, offset, raw) => {
+        if (rec.k === 'gone') return;
+        const [h1, h2] = hash64(rec.p);
+        if (old.rawOffset(h1, h2) !== offset) return; // not the newest for its path
+        fresh.put(h1, h2, written, false);
+        batch.push(raw);
+        batchBytes += raw.length;
+        written += raw.length;
+        lines++;
+        if (batchBytes >= READ_CHUNK) {
+          const b = Buffer.concat(batch);
+          batch = [];
+          batchBytes = 0;
+          let off = 0;
+          while (off < b.length) off += writeSync(out.fd, b, off, b.length - off);
+        }
+      });
+      const b = Buffer.concat(batch);
+      let off = 0;
+      while (off < b.length) off += writeSync(out.fd, b, off, b.length - off);
+      await out.sync();
+    } catch (err) {
+      await out.close();
+      await unlink(tmp).catch(() => undefined);
+      throw err;
+    }
+    await out.close();
+    // rename is atomic: a crash leaves either the old log or the new one, never half of each.
+    await rename(tmp, this.file);
+    const wfh = await open(this.file, constants.O_WRONLY | constants.O_APPEND | O_NOFOLLOW);
+    const rfh = await open(this.file, constants.O_RDONLY | O_NOFOLLOW);
+    await this.wfh.close();
+    await this.rfh.close();
+    this.wfh = wfh;
+    this.rfh = rfh;
+    this.flushedEnd = written;
+    this.index = fresh;
+    this.indexReady = Promise.resolve();
+    this.lines = lines;
+  }
+
+  /** Flushes, compacts a log that is mostly stale lines, and closes. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    if (this.compacting) await this.compacting.catch(() => undefined);
+    if (this.indexReady) await this.indexReady.catch(() => undefined);
+    this.flush();
+    try {
+      if (!this.lastError && this.flushedEnd >= COMPACT_MIN_BYTES) {
+        await this.ensureIndex();
+        if (this.lines > COMPACT_MIN_LINES && this.lines > 2 * this.index!.live()) await this.compact();
+      }
+    } finally {
+      this.closed = true;
+      this.flush();
+      await this.wfh.close().catch(() => undefined);
+      await this.rfh.close().catch(() => undefined);
+    }
+  }
+}

@@ -1,0 +1,339 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { appendFileSync, existsSync, lstatSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, symlinkSync, linkSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DestError, PathError, SafeDirs, commitPart, discardPart, fileExists, openPart, partSize, prepareDest } from '../src/store/paths.js';
+import { StateStore } from '../src/store/state.js';
+import { LockBusyError, acquireLock } from '../src/store/lock.js';
+
+/** A temp root holding DEST and, beside it, a folder that must never change. */
+function sandbox(t: { after: (fn: () => void) => void }): { root: string; dest: string; outside: string } {
+  const root = realpathSync(mkdtempSync(join(tmpdir(), 'bulkget-store-')));
+  const dest = join(root, 'dest');
+  const outside = join(root, 'outside');
+  mkdirSync(dest);
+  mkdirSync(outside);
+  writeFileSync(join(outside, 'victim.txt'), 'precious');
+  t.after(() => rmSync(root, { recursive: true, force: true }));
+  return { root, dest, outside };
+}
+
+function outsideUnchanged(outside: string): void {
+  assert.deepEqual(readdirSync(outside), ['victim.txt']);
+  assert.equal(readFileSync(join(outside, 'victim.txt'), 'utf8'), 'precious');
+}
+
+test('prepareDest: creates DEST, proves it writable, returns the real path', async (t) => {
+  const { root } = sandbox(t);
+  const dest = join(root, 'new', 'deeper');
+  const real = await prepareDest(dest);
+  assert.equal(real, realpathSync(dest));
+  assert.ok(lstatSync(join(dest, '.bulkget')).isDirectory());
+  assert.deepEqual(readdirSync(join(dest, '.bulkget')), []); // the probe is gone
+});
+
+test('prepareDest: a path under a regular file throws DestError', async (t) => {
+  const { root } = sandbox(t);
+  writeFileSync(join(root, 'file'), 'x');
+  const dest = join(root, 'file', 'sub');
+  await assert.rejects(prepareDest(dest), (err: unknown) => {
+    assert.ok(err instanceof DestError);
+    assert.equal(err.message, `cannot write to DEST ${dest}: ENOTDIR`);
+    return true;
+  });
+});
+
+test('prepareDest: a .bulkget symlink out of DEST is refused', async (t) => {
+  const { dest, outside } = sandbox(t);
+  symlinkSync(outside, join(dest, '.bulkget'));
+  await assert.rejects(prepareDest(dest), DestError);
+  outsideUnchanged(outside);
+});
+
+test('SafeDirs: creates parents, refuses a symlinked folder and a file in the way', async (t) => {
+  const { dest, outside } = sandbox(t);
+  const dirs = new SafeDirs(dest);
+  assert.equal(await dirs.ensureParent('a/b/c.txt'), join(dest, 'a', 'b', 'c.txt'));
+  assert.ok(lstatSync(join(dest, 'a', 'b')).isDirectory());
+  assert.equal(await dirs.ensureParent('flat.txt'), join(dest, 'flat.txt'));
+
+  symlinkSync(outside, join(dest, 'evil'));
+  await assert.rejects(dirs.ensureParent('evil/x.txt'), (err: unknown) => {
+    assert.ok(err instanceof PathError);
+    assert.equal(err.message, 'path escapes DEST through a symlink: evil/x.txt');
+    return true;
+  });
+  await assert.rejects(dirs.ensureParent('evil/deeper/x.txt'), PathError);
+  symlinkSync(outside, join(dest, 'a', 'link'));
+  await assert.rejects(dirs.ensureParent('a/link/x.txt'), /symlink/);
+
+  writeFileSync(join(dest, 'plain'), 'x');
+  await assert.rejects(dirs.ensureParent('plain/x.txt'), /not a folder/);
+
+  for (const bad of ['../x', 'a/../../x', '.bulkget/lock', 'a//b', './x', 'a\\b']) {
+    await assert.rejects(dirs.ensureParent(bad), PathError, bad);
+  }
+  outsideUnchanged(outside);
+});
+
+test('openPart: a planted .part symlink is never written through', async (t) => {
+  const { dest, outside } = sandbox(t);
+  const abs = join(dest, 'file.bin');
+  symlinkSync(join(outside, 'victim.txt'), abs + '.part');
+
+  await assert.rejects(openPart(abs, 'append'), (err: NodeJS.ErrnoException) => {
+    assert.equal(err.code, 'ELOOP');
+    return true;
+  });
+  outsideUnchanged(outside);
+
+  // A fresh start replaces the link with a real file.
+  const fh = await openPart(abs, 'truncate');
+  await fh.write('new bytes');
+  await fh.close();
+  assert.ok(lstatSync(abs + '.part').isFile());
+  assert.equal(readFileSync(abs + '.part', 'utf8'), 'new bytes');
+  outsideUnchanged(outside);
+});
+
+test('openPart: a hard-linked .part is not appended to; truncate gets a new inode', async (t) => {
+  const { dest, outside } = sandbox(t);
+  const abs = join(dest, 'h.bin');
+  linkSync(join(outside, 'victim.txt'), abs + '.part');
+  await assert.rejects(openPart(abs, 'append'), PathError);
+  const fh = await openPart(abs, 'truncate');
+  await fh.write('mine');
+  await fh.close();
+  outsideUnchanged(outside);
+});
+
+test('openPart append, partSize, discardPart', async (t) => {
+  const { dest, outside } = sandbox(t);
+  const abs = join(dest, 'r.bin');
+  assert.equal(await partSize(abs), -1);
+  let fh = await openPart(abs, 'truncate');
+  await fh.write('12345');
+  await fh.close();
+  assert.equal(await partSize(abs), 5);
+  fh = await openPart(abs, 'append');
+  await fh.write('678');
+  await fh.close();
+  assert.equal(readFileSync(abs + '.part', 'utf8'), '12345678');
+  assert.equal(await partSize(abs), 8);
+  await discardPart(abs);
+  assert.equal(await partSize(abs), -1);
+  await discardPart(abs); // nothing there: fine
+
+  // A symlinked .part counts as absent and is removed.
+  symlinkSync(join(outside, 'victim.txt'), abs + '.part');
+  assert.equal(await partSize(abs), -1);
+  assert.equal(existsSync(abs + '.part'), false);
+  outsideUnchanged(outside);
+});
+
+test('commitPart replaces a symlink at the final name; fileExists', async (t) => {
+  const { dest, outside } = sandbox(t);
+  const abs = join(dest, 'final.txt');
+  symlinkSync(join(outside, 'victim.txt'), abs);
+  assert.equal(await fileExists(abs), false); // a symlink is not our file
+
+  const fh = await openPart(abs, 'truncate');
+  await fh.write('downloaded');
+  await fh.close();
+  await commitPart(abs);
+  assert.ok(lstatSync(abs).isFile());
+  assert.equal(readFileSync(abs, 'utf8'), 'downloaded');
+  assert.equal(existsSync(abs + '.part'), false);
+  assert.equal(await fileExists(abs), true);
+  outsideUnchanged(outside);
+
+  // Committing under another name (Content-Disposition).
+  const fh2 = await openPart(abs, 'truncate');
+  await fh2.write('other');
+  await fh2.close();
+  await commitPart(abs, join(dest, 'renamed.txt'));
+  assert.equal(readFileSync(join(dest, 'renamed.txt'), 'utf8'), 'other');
+  assert.equal(await fileExists(join(dest, 'missing')), false);
+  assert.equal(await fileExists(dest), false); // a folder is not a file
+});
+
+const logOf = (dest: string): string => join(dest, '.bulkget', 'state.jsonl');
+
+test('StateStore: records survive close and reopen; newest wins; unknown is undefined', async (t) => {
+  const { dest } = sandbox(t);
+  let s = await StateStore.open(dest);
+  s.recordDone('a.txt', 'http://h/a', { etag: '"1"', lastModified: 'Mon, 01 Jan 2024 00:00:00 GMT', size: 10 });
+  s.recordPart('big.iso', 'http://h/big', { etag: '"b"', size: 1000 });
+  // Found before any flush of the batch.
+  assert.deepEqual(await s.lookup('a.txt'), {
+    p: 'a.txt',
+    u: 'http://h/a',
+    e: '"1"',
+    m: 'Mon, 01 Jan 2024 00:00:00 GMT',
+    s: 10,
+    k: 'done',
+  });
+  // Added after the index was built: still the newest.
+  s.recordDone('a.txt', 'http://h/a', { etag: '"2"', size: 11 });
+  assert.equal((await s.lookup('a.txt'))?.e, '"2"');
+  assert.equal(await s.lookup('nope.txt'), undefined);
+  await s.close();
+
+  s = await StateStore.open(dest);
+  assert.equal((await s.lookup('a.txt'))?.e, '"2"');
+  assert.equal((await s.lookup('a.txt'))?.s, 11);
+  assert.deepEqual(await s.lookup('big.iso'), { p: 'big.iso', u: 'http://h/big', e: '"b"', s: 1000, k: 'part' });
+  assert.equal(await s.lookup('nope.txt'), undefined);
+  s.recordDone('big.iso', 'http://h/big', { etag: '"b"', size: 1000 });
+  s.forget('a.txt');
+  await s.close();
+
+  s = await StateStore.open(dest);
+  assert.equal((await s.lookup('big.iso'))?.k, 'done');
+  assert.equal(await s.lookup('a.txt'), undefined);
+  await s.close();
+});
+
+test('StateStore: a torn last line is ignored and does not swallow the next record', async (t) => {
+  const { dest } = sandbox(t);
+  let s = await StateStore.open(dest);
+  s.recordDone('ok.txt', 'http://h/ok', { etag: '"ok"', size: 1 });
+  await s.close();
+  appendFileSync(logOf(dest), '{"p":"torn.txt","u":"http://h/t","k":"do');
+
+  s = await StateStore.open(dest);
+  assert.equal(await s.lookup('torn.txt'), undefined);
+  assert.equal((await s.lookup('ok.txt'))?.e, '"ok"');
+  s.recordDone('after.txt', 'http://h/after', { size: 2 });
+  await s.close();
+
+  s = await StateStore.open(dest);
+  assert.equal((await s.lookup('after.txt'))?.s, 2);
+  assert.equal(await s.lookup('torn.txt'), undefined);
+  await s.close();
+});
+
+test('StateStore: lookup before the first batch is flushed, across many records', async (t) => {
+  const { dest } = sandbox(t);
+  const s = await StateStore.open(dest);
+  for (let i = 0; i < 1000; i++) s.recordDone(`f${i}`, `http://h/${i}`, { size: i });
+  for (let i = 0; i < 1000; i += 97) assert.equal((await s.lookup(`f${i}`))?.s, i);
+  await s.close();
+});
+
+test('StateStore: compact keeps only the newest record per live path', async (t) => {
+  const { dest } = sandbox(t);
+  const s = await StateStore.open(dest);
+  for (let v = 0; v < 5; v++) {
+    for (let i = 0; i < 10; i++) s.recordDone(`p${i}`, `http://h/${i}`, { etag: `"${v}"`, size: v });
+  }
+  s.forget('p9');
+  await s.compact();
+  const lines = readFileSync(logOf(dest), 'utf8').trim().split('\n');
+  assert.equal(lines.length, 9);
+  for (const l of lines) assert.equal(JSON.parse(l).e, '"4"');
+  for (let i = 0; i < 9; i++) assert.equal((await s.lookup(`p${i}`))?.e, '"4"');
+  assert.equal(await s.lookup('p9'), undefined);
+  // Writing goes on in the new file.
+  s.recordDone('p0', 'http://h/0', { etag: '"5"', size: 5 });
+  assert.equal((await s.lookup('p0'))?.e, '"5"');
+  await s.close();
+  const s2 = await StateStore.open(dest);
+  assert.equal((await s2.lookup('p0'))?.e, '"5"');
+  assert.equal((await s2.lookup('p3'))?.e, '"4"');
+  await s2.close();
+});
+
+test('StateStore: close compacts a log that is mostly stale', async (t) => {
+  const { dest } = sandbox(t);
+  let s = await StateStore.open(dest);
+  for (let v = 0; v < 120; v++) {
+    for (let i = 0; i < 1000; i++) s.recordDone(`d/${i}.bin`, `http://h/${i}`, { etag: `"${v}"`, size: v });
+  }
+  await s.close();
+  const lines = readFileSync(logOf(dest), 'utf8').trim().split('\n');
+  assert.equal(lines.length, 1000);
+  s = await StateStore.open(dest);
+  assert.equal((await s.lookup('d/999.bin'))?.e, '"119"');
+  await s.close();
+});
+
+test('lock: a second acquire fails with the pid; release removes the lock', async (t) => {
+  const { dest } = sandbox(t);
+  const lock = await acquireLock(dest, 'my-dest');
+  const lockFile = join(dest, '.bulkget', 'lock');
+  assert.equal(readFileSync(lockFile, 'utf8').trim(), String(process.pid));
+  await assert.rejects(acquireLock(dest, 'my-dest'), (err: unknown) => {
+    assert.ok(err instanceof LockBusyError);
+    assert.equal(err.pid, process.pid);
+    assert.equal(err.message, `my-dest is in use by bulkget pid ${process.pid}`);
+    return true;
+  });
+  lock.release();
+  assert.equal(existsSync(lockFile), false);
+  lock.release(); // twice is harmless
+  const again = await acquireLock(dest, 'my-dest');
+  again.release();
+  assert.deepEqual(readdirSync(join(dest, '.bulkget')), []);
+});
+
+test('lock: a lock left by a dead process, an empty or a garbage lock is taken over', async (t) => {
+  const { dest } = sandbox(t);
+  const child = spawn(process.execPath, ['-e', '']);
+  const deadPid = child.pid!;
+  await new Promise((resolve) => child.on('exit', resolve));
+  const lockFile = join(dest, '.bulkget', 'lock');
+  mkdirSync(join(dest, '.bulkget'), { recursive: true });
+
+  for (const content of [`${deadPid}\n`, '', 'garbage', '-5']) {
+    writeFileSync(lockFile, content);
+    const lock = await acquireLock(dest, dest);
+    assert.equal(readFileSync(lockFile, 'utf8').trim(), String(process.pid), JSON.stringify(content));
+    lock.release();
+    assert.equal(existsSync(lockFile), false);
+  }
+});
+
+test('lock: release leaves a lock that is not ours', async (t) => {
+  const { dest } = sandbox(t);
+  const lock = await acquireLock(dest, dest);
+  const lockFile = join(dest, '.bulkget', 'lock');
+  writeFileSync(lockFile, '1\n');
+  lock.release();
+  assert.equal(readFileSync(lockFile, 'utf8'), '1\n');
+  // pid 1 is alive (init): busy.
+  await assert.rejects(acquireLock(dest, dest), LockBusyError);
+});
+
+test('lock: runs racing for a stale lock: exactly one wins', async (t) => {
+  const { dest } = sandbox(t);
+  mkdirSync(join(dest, '.bulkget'));
+  writeFileSync(join(dest, '.bulkget', 'lock'), 'stale\n');
+  const script = `
+    const { acquireLock } = await import(process.argv[1]);
+    try {
+      const lock = await acquireLock(process.argv[2], 'D');
+      process.stdout.write('won');
+      // Hold the lock until the test has heard from every run (it then closes our stdin).
+      process.stdin.resume();
+      await new Promise((r) => process.stdin.on('end', r));
+      lock.release();
+    } catch (err) {
+      process.stdout.write(err.name);
+    }`;
+  const lockModule = new URL('../src/store/lock.ts', import.meta.url).pathname;
+  const children = Array.from({ length: 5 }, () =>
+    spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, lockModule, dest]),
+  );
+  const answers = children.map(
+    (child) => new Promise<string>((resolve) => child.stdout.once('data', (d: Buffer) => resolve(d.toString()))),
+  );
+  const exits = children.map((child) => new Promise((resolve) => child.on('exit', resolve)));
+  const results = (await Promise.all(answers)).sort();
+  for (const child of children) child.stdin.end();
+  await Promise.all(exits);
+  assert.deepEqual(results, ['LockBusyError', 'LockBusyError', 'LockBusyError', 'LockBusyError', 'won']);
+  assert.equal(existsSync(join(dest, '.bulkget', 'lock')), false);
+});
