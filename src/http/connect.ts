@@ -1,0 +1,137 @@
+// How one slot's socket is made: directly, or through an HTTP proxy.
+//
+// Plain http targets go through a proxy in absolute form (`GET http://host/path`), the way curl
+// and wget do, because many proxies allow CONNECT only to port 443. https targets are tunnelled
+// with CONNECT and TLS is run end to end inside the tunnel. Either way the pool still counts the
+// slot against the *target* endpoint, which is what --per-host promises.
+
+import net from 'node:net';
+import tls from 'node:tls';
+import { buildConnector } from 'undici';
+
+export interface ProxyChoice {
+  /** Proxy URL to use for this target, or undefined for a direct connection. */
+  proxy?: URL;
+}
+
+/** Picks the proxy for a target: --proxy wins, else HTTP(S)_PROXY unless NO_PROXY matches. */
+export function proxyFor(target: URL, explicit: string | undefined, env: NodeJS.ProcessEnv = process.env): URL | undefined {
+  let raw = explicit;
+  if (raw === undefined) {
+    if (matchesNoProxy(target, env.NO_PROXY ?? env.no_proxy ?? '')) return undefined;
+    raw = target.protocol === 'https:'
+      ? env.HTTPS_PROXY ?? env.https_proxy
+      : env.HTTP_PROXY ?? env.http_proxy;
+  }
+  if (!raw) return undefined;
+  try {
+    return new URL(raw.includes('://') ? raw : `http://${raw}`);
+  } catch {
+    return undefined;
+  }
+}
+
+/** NO_PROXY: comma/space separated host names, domain suffixes (`.example.com` or `example.com`), `*`, optional `:port`. */
+export function matchesNoProxy(target: URL, noProxy: string): boolean {
+  const host = target.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  const port = target.port || (target.protocol === 'https:' ? '443' : '80');
+  for (let entry of noProxy.split(/[\s,]+/)) {
+    entry = entry.trim().toLowerCase();
+    if (!entry) continue;
+    if (entry === '*') return true;
+    let entryPort: string | undefined;
+    const m = /^(.*?)(?::(\d+))?$/.exec(entry.replace(/^\[|\]$/g, ''));
+    if (m && m[2] && !entry.startsWith('[') && (entry.match(/:/g) ?? []).length === 1) {
+      entry = m[1]!;
+      entryPort = m[2];
+    }
+    if (entryPort && entryPort !== port) continue;
+    const bare = entry.replace(/^\*?\./, '');
+    if (host === bare || host.endsWith('.' + bare)) return true;
+  }
+  return false;
+}
+
+export interface ConnectorOptions {
+  origin: string;
+  timeoutMs: number;
+  insecure: boolean;
+  proxy?: URL;
+}
+
+type Callback = (err: Error | null, socket: net.Socket | tls.TLSSocket | null) => void;
+
+/** The `connect` option for an undici Client of one slot. */
+export function makeConnector(o: ConnectorOptions): buildConnector.connector | buildConnector.BuildOptions {
+  const target = new URL(o.origin);
+  if (!o.proxy) return { timeout: o.timeoutMs, rejectUnauthorized: !o.insecure };
+  if (target.protocol === 'http:') {
+    // Absolute form to the proxy: the Client's origin is the proxy itself (see clientOrigin).
+    return { timeout: o.timeoutMs, rejectUnauthorized: !o.insecure };
+  }
+  const proxy = o.proxy;
+  return ((_opts: unknown, callback: Callback) => {
+    tunnel(proxy, target, o, callback);
+  }) as unknown as buildConnector.connector;
+}
+
+/** The origin the Client for `origin` actually dials. */
+export function clientOrigin(origin: string, proxy: URL | undefined): string {
+  if (proxy && origin.startsWith('http:')) return proxy.origin;
+  return origin;
+}
+
+function tunnel(proxy: URL, target: URL, o: ConnectorOptions, callback: Callback): void {
+  const port = Number(proxy.port || (proxy.protocol === 'https:' ? 443 : 80));
+  const targetPort = target.port || '443';
+  let done = false;
+  const finish = (err: Error | null, sock: net.Socket | tls.TLSSocket | null) => {
+    if (done) return;
+    done = true;
+    clearTimeout(timer);
+    callback(err, sock);
+  };
+  const raw = net.connect({ host: proxy.hostname, port });
+  const timer = setTimeout(() => {
+    raw.destroy();
+    finish(Object.assign(new Error('connect timeout (proxy)'), { code: 'UND_ERR_CONNECT_TIMEOUT' }), null);
+  }, o.timeoutMs);
+  raw.once('error', (err) => finish(err, null));
+  raw.once('connect', () => {
+    const auth = proxy.username
+      ? `Proxy-Authorization: Basic ${Buffer.from(`${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`).toString('base64')}\r\n`
+      : '';
+    raw.write(`CONNECT ${target.hostname}:${targetPort} HTTP/1.1\r\nHost: ${target.hostname}:${targetPort}\r\n${auth}\r\n`);
+  });
+  let head = Buffer.alloc(0);
+  const onData = (chunk: Buffer) => {
+    head = Buffer.concat([head, chunk]);
+    const end = head.indexOf('\r\n\r\n');
+    if (end < 0) {
+      if (head.length > 16384) {
+        raw.destroy();
+        finish(new Error('proxy sent an oversized CONNECT answer'), null);
+      }
+      return;
+    }
+    raw.removeListener('data', onData);
+    const statusLine = head.subarray(0, head.indexOf('\r\n')).toString('latin1');
+    const status = Number(statusLine.split(' ')[1]);
+    if (status !== 200) {
+      raw.destroy();
+      finish(new Error(`proxy refused the tunnel: ${statusLine}`), null);
+      return;
+    }
+    const rest = head.subarray(end + 4);
+    if (rest.length) raw.unshift(rest);
+    const secure = tls.connect({
+      socket: raw,
+      servername: net.isIP(target.hostname) ? undefined : target.hostname,
+      rejectUnauthorized: !o.insecure,
+      ALPNProtocols: ['http/1.1'],
+    });
+    secure.once('secureConnect', () => finish(null, secure));
+    secure.once('error', (err) => finish(err, null));
+  };
+  raw.on('data', onData);
+}

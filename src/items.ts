@@ -1,0 +1,60 @@
+// Sources -> items: raw lines become Items with their final relative path decided here, in input
+// order, so names never depend on which download finishes first.
+
+import type { InvalidInput, Item, RawLine } from './types.js';
+import { parseLine } from './input/lines.js';
+import { shardOf } from './input/shard.js';
+import { checkOutPath, nameFromUrl, treePath } from './store/naming.js';
+import type { NameAllocator } from './store/fingerprint.js';
+
+export type Layout = 'flat' | 'tree';
+
+export interface ItemOptions {
+  layout: Layout;
+  shard?: { k: number; n: number };
+  names: NameAllocator;
+}
+
+export type ItemOrInvalid = { item: Item } | { invalid: InvalidInput } | null;
+
+/** Turns one raw line into an item, an invalid record, or null (comment, duplicate, other shard). */
+export class ItemMaker {
+  private seq = 0;
+  constructor(private readonly opts: ItemOptions) {}
+
+  make(raw: RawLine, label?: string): ItemOrInvalid {
+    const parsed = parseLine(raw.text);
+    if (parsed.kind === 'skip') return null;
+    if (parsed.kind === 'invalid') return { invalid: invalid(raw, parsed.reason) };
+    let url: URL;
+    try {
+      url = new URL(parsed.url);
+    } catch {
+      return { invalid: invalid(raw, 'not an absolute http(s) URL') };
+    }
+    url.hash = '';
+    const shard = this.opts.shard;
+    if (shard && shardOf(url.href, shard.n) !== shard.k) return null;
+
+    let out: string;
+    if (parsed.out !== undefined) {
+      const checked = checkOutPath(parsed.out);
+      if (!checked.ok) return { invalid: invalid(raw, checked.reason) };
+      out = checked.path;
+    } else {
+      out = this.opts.layout === 'tree' ? treePath(url) : nameFromUrl(url);
+    }
+    const assigned = this.opts.names.assign(out, url.href);
+    if (assigned === null) return null; // same URL, same path: downloaded once
+    const item: Item = { seq: this.seq++, url, out: assigned, source: raw.source, line: raw.line };
+    if (parsed.sha256 !== undefined) item.sha256 = parsed.sha256;
+    if (parsed.size !== undefined) item.size = parsed.size;
+    if (label !== undefined) item.label = label;
+    return { item };
+  }
+}
+
+function invalid(raw: RawLine, reason: string): InvalidInput {
+  const text = raw.text.length > 200 ? raw.text.slice(0, 200) + '…' : raw.text;
+  return { source: raw.source, line: raw.line, text, reason };
+}

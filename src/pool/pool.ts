@@ -1,0 +1,328 @@
+// The connection pool: at most `limit` sockets in total and `perHost` per endpoint, fairly shared.
+//
+// Why one undici Client per slot instead of one undici Pool per endpoint: a Pool never gives
+// back a single idle socket (it keeps every Client it ever made until its keep-alive runs out),
+// so a drained endpoint would sit on total slots that another endpoint needs. With one Client
+// per slot the scheduler owns every socket: it can close exactly one idle socket of a drained
+// endpoint and open one for a waiting endpoint, and the count it keeps is an upper bound on the
+// real sockets (a Client holds one socket at most, pipelining 1). Keep-alive reuse still
+// happens: a released Client goes straight to the next waiter of the same endpoint.
+//
+// A slot counts against the total from the moment its Client is created until its close()
+// has resolved (socket closed), so a server counting open connections never sees more.
+
+import { Client } from 'undici';
+import { Deque } from './deque.js';
+
+export interface PoolOptions {
+  /** Total slots; 0 = unlimited. */
+  limit: number;
+  /** Slots per endpoint (scheme, host, port); 0 = unlimited. */
+  perHost: number;
+  /** Request starts per second per endpoint; 0 = unlimited. */
+  rate: number;
+  /** Builds the Client for one slot (timeouts, TLS, proxy are the caller's business). */
+  makeClient: (origin: string) => Client;
+  /** A socket opened or closed, as undici reports it. */
+  onSocket?: (delta: 1 | -1) => void;
+}
+
+export interface Lease {
+  readonly client: Client;
+  readonly origin: string;
+  /** Give the slot back. Idempotent. The caller must have consumed or destroyed the body. */
+  release(): void;
+}
+
+interface Waiter {
+  resolve: (lease: Lease) => void;
+  reject: (err: Error) => void;
+}
+
+interface Slot {
+  client: Client;
+  ep: Endpoint;
+}
+
+class Endpoint {
+  slots = 0; // live Clients of this endpoint (idle + leased)
+  readonly idle: Slot[] = []; // LIFO: the most recently used socket is the warmest
+  readonly waiters = new Deque<Waiter>();
+  pausedUntil = 0; // Retry-After on a 429/503 pauses the whole endpoint
+  nextStart = 0; // --rate spacing
+  inReady = false;
+  constructor(readonly origin: string) {}
+}
+
+export class PoolClosedError extends Error {
+  constructor() {
+    super('the connection pool was closed');
+  }
+}
+
+export class ConnectionPool {
+  private readonly endpoints = new Map<string, Endpoint>();
+  /** Endpoints with waiters, served round-robin one grant at a time. */
+  private readonly ready = new Deque<Endpoint>();
+  /** Idle slots across endpoints, oldest first: the eviction order. */
+  private readonly idleSlots = new Set<Slot>();
+  private alive = 0; // Clients that exist and are not closing
+  private closing = 0; // Clients whose close() has not resolved yet
+  private leased = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private timerDue = 0;
+  private closed = false;
+  private pumping = false;
+  private readonly rateGap: number;
+  /** Highest number of slots ever held at once (alive + closing): for tests and the bench. */
+  peakSlots = 0;
+
+  constructor(private readonly opts: PoolOptions) {
+    this.rateGap = opts.rate > 0 ? 1000 / opts.rate : 0;
+  }
+
+  get activeLeases(): number {
+    return this.leased;
+  }
+
+  get slotsInUse(): number {
+    return this.alive + this.closing;
+  }
+
+  /**
+   * Waits for a slot on `origin`. Waiting costs nothing but a queue entry: no socket and no
+   * total slot is held while waiting. `front` puts the waiter first in its endpoint's queue
+   * (retries and redirect hops keep their place in input order).
+   */
+  acquire(origin: string, front = false): Promise<Lease> {
+    if (this.closed) return Promise.reject(new PoolClosedError());
+    const ep = this.endpoint(origin);
+    return new Promise<Lease>((resolve, reject) => {
+      const waiter: Waiter = { resolve, reject };
+      if (front) ep.waiters.unshift(waiter);
+      else ep.waiters.push(waiter);
+      this.markReady(ep);
+      this.pump();
+    });
+  }
+
+  /** Stops new requests to `origin` until `untilMs` (Date.now() clock). */
+  pause(origin: string, untilMs: number): void {
+    const ep = this.endpoint(origin);
+    if (untilMs > ep.pausedUntil) ep.pausedUntil = untilMs;
+  }
+
+  /** Rejects every waiter and closes every socket. Leased slots close when released. */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    const err = new PoolClosedError();
+    for (const ep of this.endpoints.values()) {
+      let w: Waiter | undefined;
+      while ((w = ep.waiters.shift())) w.reject(err);
+    }
+    const closing: Promise<void>[] = [];
+    for (const slot of [...this.idleSlots]) closing.push(this.closeSlot(slot));
+    await Promise.all(closing);
+  }
+
+  /** Destroys every socket at once, leased ones included (second Ctrl-C, SIGTERM). */
+  async destroyAll(): Promise<void> {
+    this.closed = true;
+    const all: Promise<unknown>[] = [];
+    for (const ep of this.endpoints.values()) {
+      let w: Waiter | undefined;
+      while ((w = ep.waiters.shift())) w.reject(new PoolClosedError());
+    }
+    for (const c of this.clients) all.push(c.destroy().catch(() => undefined));
+    await Promise.all(all);
+  }
+
+  // Every Client ever made and not yet closed, for destroyAll.
+  private readonly clients = new Set<Client>();
+
+  private endpoint(origin: string): Endpoint {
+    let ep = this.endpoints.get(origin);
+    if (!ep) {
+      ep = new Endpoint(origin);
+      this.endpoints.set(origin, ep);
+    }
+    return ep;
+  }
+
+  private markReady(ep: Endpoint): void {
+    if (!ep.inReady) {
+      ep.inReady = true;
+      this.ready.push(ep);
+    }
+  }
+
+  private canOpen(ep: Endpoint): boolean {
+    const { limit, perHost } = this.opts;
+    if (perHost > 0 && ep.slots >= perHost) return false;
+    if (limit > 0 && this.alive + this.closing >= limit) return false;
+    return true;
+  }
+
+  /** 0 when the endpoint may start a request now, else the Date.now() time it may. */
+  private wakeTime(ep: Endpoint, now: number): number {
+    const t = Math.max(ep.pausedUntil, ep.nextStart);
+    return t > now ? t : 0;
+  }
+
+  private openSlot(ep: Endpoint): Slot {
+    const client = this.opts.makeClient(ep.origin);
+    const onSocket = this.opts.onSocket;
+    if (onSocket) {
+      client.on('connect', () => onSocket(1));
+      client.on('disconnect', () => onSocket(-1));
+    }
+    this.clients.add(client);
+    ep.slots++;
+    this.alive++;
+    const inUse = this.alive + this.closing;
+    if (inUse > this.peakSlots) this.peakSlots = inUse;
+    return { client, ep };
+  }
+
+  private closeSlot(slot: Slot): Promise<void> {
+    this.idleSlots.delete(slot);
+    const i = slot.ep.idle.indexOf(slot);
+    if (i >= 0) slot.ep.idle.splice(i, 1);
+    slot.ep.slots--;
+    this.alive--;
+    this.closing++;
+    this.forget(slot.ep);
+    const done = () => {
+      this.closing--;
+      this.clients.delete(slot.client);
+      this.pump();
+    };
+    return slot.client.close().then(done, done);
+  }
+
+  /** Drops an endpoint that holds nothing, so a list of a million hosts does not pile up. */
+  private forget(ep: Endpoint): void {
+    if (ep.slots === 0 && ep.waiters.length === 0 && !ep.inReady && ep.pausedUntil <= Date.now()) {
+      this.endpoints.delete(ep.origin);
+    }
+  }
+
+  private grant(slot: Slot, waiter: Waiter, now: number): void {
+    const ep = slot.ep;
+    if (this.rateGap > 0) ep.nextStart = Math.max(now, ep.nextStart) + this.rateGap;
+    this.leased++;
+    let released = false;
+    const lease: Lease = {
+      client: slot.client,
+      origin: ep.origin,
+      release: () => {
+        if (released) return;
+        released = true;
+        this.leased--;
+        this.onRelease(slot);
+      },
+    };
+    waiter.resolve(lease);
+  }
+
+  private onRelease(slot: Slot): void {
+    const ep = slot.ep;
+    if (this.closed) {
+      void this.closeSlot(slot);
+      return;
+    }
+    const now = Date.now();
+    if (ep.waiters.length > 0 && this.wakeTime(ep, now) === 0) {
+      // Fairness: when the total is what binds, and another endpoint is waiting with clearly
+      // fewer slots than this one, hand it this slot instead of reusing it here.
+      if (this.opts.limit > 0 && this.alive + this.closing >= this.opts.limit && this.starvedOtherThan(ep)) {
+        void this.closeSlot(slot);
+        return;
+      }
+      this.grant(slot, ep.waiters.shift()!, now);
+      return;
+    }
+    ep.idle.push(slot);
+    this.idleSlots.add(slot);
+    this.pump();
+  }
+
+  /** Is some other ready endpoint blocked on the total while holding fewer slots than ep - 1? */
+  private starvedOtherThan(ep: Endpoint): boolean {
+    const perHost = this.opts.perHost;
+    const now = Date.now();
+    // Looking at the head of the round-robin is enough: it is who gets the next slot.
+    const n = Math.min(this.ready.length, 8);
+    for (let i = 0; i < n; i++) {
+      const other = this.ready.at(i)!;
+      if (other === ep || other.waiters.length === 0) continue;
+      if (perHost > 0 && other.slots >= perHost) continue;
+      if (other.idle.length > 0) continue;
+      if (this.wakeTime(other, now) !== 0) continue;
+      if (other.slots + 1 < ep.slots) return true;
+    }
+    return false;
+  }
+
+  /** Hands out as many slots as the limits allow, one per endpoint per turn. */
+  private pump(): void {
+    if (this.pumping || this.closed) return;
+    this.pumping = true;
+    try {
+      const now = Date.now();
+      let wake = 0;
+      let blocked = 0; // endpoints in a row that could not be served this round
+      while (this.ready.length > 0 && blocked < this.ready.length) {
+        const ep = this.ready.shift()!;
+        if (ep.waiters.length === 0) {
+          ep.inReady = false;
+          this.forget(ep);
+          continue;
+        }
+        const t = this.wakeTime(ep, now);
+        if (t !== 0) {
+          wake = wake === 0 ? t : Math.min(wake, t);
+          this.ready.push(ep);
+          blocked++;
+          continue;
+        }
+        let slot = ep.idle.pop();
+        if (slot) {
+          this.idleSlots.delete(slot);
+        } else if (this.canOpen(ep)) {
+          slot = this.openSlot(ep);
+        } else if (this.opts.perHost > 0 && ep.slots >= this.opts.perHost) {
+          // Full on its own: it is served when one of its own slots comes back (onRelease).
+          ep.inReady = false;
+          continue;
+        } else {
+          // Blocked by the total. Free the oldest idle socket of another endpoint, if any;
+          // its close makes room and pumps again. Closes already under way count as room
+          // coming, so a burst of pumps does not close more sockets than are waited for.
+          const victim = this.idleSlots.values().next().value as Slot | undefined;
+          if (victim && this.closing < this.ready.length + 1) void this.closeSlot(victim);
+          this.ready.unshift(ep);
+          break;
+        }
+        blocked = 0;
+        this.grant(slot, ep.waiters.shift()!, now);
+        if (ep.waiters.length > 0) this.ready.push(ep);
+        else ep.inReady = false;
+      }
+      if (wake !== 0) this.armTimer(wake);
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private armTimer(due: number): void {
+    if (this.timer && this.timerDue <= due) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timerDue = due;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.pump();
+    }, Math.max(1, due - Date.now()));
+  }
+}

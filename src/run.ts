@@ -1,0 +1,282 @@
+// The orchestrator: sources -> items -> pool -> transfer -> store, with the UI listening.
+//
+// Input is pulled only while the window of started-but-unfinished items has room, so a list of
+// ten million lines streams through in bounded memory and the first download starts at once.
+
+import { Client } from 'undici';
+import { setMaxListeners } from 'node:events';
+import type { Readable } from 'node:stream';
+import { EventBus, newStats, type Item, type RawLine, type RunStats } from './types.js';
+import { ItemMaker, type Layout } from './items.js';
+import { ConnectionPool, PoolClosedError } from './pool/pool.js';
+import { AbortedError, transfer, type TransferOptions } from './http/transfer.js';
+import { NameAllocator } from './store/fingerprint.js';
+import { SafeDirs, prepareDest } from './store/paths.js';
+import { StateStore } from './store/state.js';
+import { acquireLock } from './store/lock.js';
+import { clientOrigin, makeConnector, proxyFor } from './http/connect.js';
+import { FailureLog, SaveFailedWriter, attachVerbose, textReport, writeJsonReport } from './ui/report.js';
+import { startProgress, type ProgressMode } from './ui/progress.js';
+
+export interface RunConfig {
+  noun: 'files' | 'flags';
+  version: string;
+  /** Raw lines in input order (already opened: unreadable inputs were refused before). */
+  lines: AsyncIterable<RawLine> | Iterable<RawLine>;
+  /** Display labels for the flags command, by line number. */
+  labelOf?: (raw: RawLine) => string | undefined;
+  dest: string;
+  layout: Layout;
+  shard?: { k: number; n: number };
+  limit: number;
+  perHost: number;
+  rate: number;
+  connectTimeoutMs: number;
+  timeoutMs: number;
+  insecure: boolean;
+  /** --proxy; otherwise HTTP_PROXY / HTTPS_PROXY / NO_PROXY from the environment. */
+  proxy?: string;
+  transfer: TransferOptions;
+  dryRun: boolean;
+  progress: ProgressMode;
+  progressIntervalMs: number;
+  verbose: boolean;
+  quiet: boolean;
+  noColor: boolean;
+  reportFile?: string;
+  saveFailed?: string;
+  /** In `flags`, codes not found do not make the exit status 1. */
+  notFoundIsFailure: boolean;
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WriteStream;
+  /** Aborted on SIGINT/SIGTERM by the caller; the run then stops starting work and reports. */
+  signal: AbortSignal;
+}
+
+export interface RunOutcome {
+  stats: RunStats;
+  interrupted: boolean;
+  exitCode: 0 | 1;
+}
+
+/** Errors that end a run before it starts, as a usage-class failure (exit 2). */
+export class SetupError extends Error {}
+
+export async function runDownloads(cfg: RunConfig): Promise<RunOutcome> {
+  // Every in-flight request listens on the one shutdown signal; thousands at once is normal.
+  setMaxListeners(0, cfg.signal);
+  const stats = newStats();
+  const bus = new EventBus();
+  const names = new NameAllocator();
+  const maker = new ItemMaker({ layout: cfg.layout, shard: cfg.shard, names });
+  bus.on((e) => {
+    if (e.type === 'invalid') stats.invalid++;
+    else if (e.type === 'done') stats[e.result.outcome]++;
+  });
+  const failures = new FailureLog().attach(bus);
+
+  if (cfg.dryRun) return dryRun(cfg, maker, bus, stats);
+
+  let destReal: string;
+  try {
+    destReal = await prepareDest(cfg.dest);
+  } catch (err) {
+    throw new SetupError((err as Error).message);
+  }
+  const lock = await acquireLock(destReal, cfg.dest).catch((err: Error) => {
+    throw new SetupError(err.message);
+  });
+  let saveFailed: SaveFailedWriter | undefined;
+  try {
+    if (cfg.saveFailed) saveFailed = new SaveFailedWriter(cfg.saveFailed).attach(bus);
+  } catch (err) {
+    lock.release();
+    throw new SetupError(`cannot write --save-failed file ${cfg.saveFailed}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  const state = await StateStore.open(destReal);
+  // The proxy decision is per endpoint; remember it so the per-request path costs a lookup.
+  const proxies = new Map<string, URL | undefined>();
+  const proxyOf = (origin: string): URL | undefined => {
+    if (!proxies.has(origin)) proxies.set(origin, proxyFor(new URL(origin), cfg.proxy));
+    return proxies.get(origin);
+  };
+  const pool = new ConnectionPool({
+    limit: cfg.limit,
+    perHost: cfg.perHost,
+    rate: cfg.rate,
+    onSocket: (d) => {
+      stats.openConnections += d;
+    },
+    makeClient: (origin) => {
+      const proxy = proxyOf(origin);
+      return new Client(clientOrigin(origin, proxy), {
+        connect: makeConnector({ origin, timeoutMs: cfg.connectTimeoutMs, insecure: cfg.insecure, proxy }),
+        headersTimeout: cfg.timeoutMs,
+        bodyTimeout: cfg.timeoutMs,
+        pipelining: 1,
+        keepAliveTimeout: 4000,
+      });
+    },
+  });
+
+  const progress = startProgress({
+    mode: cfg.quiet ? 'none' : cfg.progress,
+    stream: cfg.stderr,
+    stats,
+    noun: cfg.noun,
+    intervalMs: cfg.progressIntervalMs,
+    noColor: cfg.noColor,
+  });
+  attachVerbose(bus, cfg.stderr, { quiet: cfg.quiet, verbose: cfg.verbose, log: (line) => progress.log(line) });
+
+  let interrupted = false;
+  try {
+    interrupted = await drive(cfg, maker, bus, stats, {
+      pool,
+      dirs: new SafeDirs(destReal),
+      state,
+      names,
+      stats,
+      bus,
+      opts: cfg.transfer,
+      signal: cfg.signal,
+      requestPath: (url) =>
+        url.protocol === 'http:' && proxyOf(url.origin) ? url.href : url.pathname + url.search,
+    });
+  } finally {
+    progress.stop();
+    await pool.close().catch(() => undefined);
+    await state.close().catch(() => undefined);
+    await saveFailed?.close().catch(() => undefined);
+    lock.release();
+  }
+
+  await report(cfg, stats, failures);
+  return { stats, interrupted, exitCode: exitCodeOf(cfg, stats) };
+}
+
+function exitCodeOf(cfg: RunConfig, stats: RunStats): 0 | 1 {
+  if (stats.failed > 0 || stats.invalid > 0) return 1;
+  if (cfg.notFoundIsFailure && stats.notFound > 0) return 1;
+  return 0;
+}
+
+async function report(cfg: RunConfig, stats: RunStats, failures: FailureLog): Promise<void> {
+  const ctx = {
+    noun: cfg.noun,
+    stats,
+    elapsedMs: performance.now() - stats.startedMs,
+    limits: { total: cfg.limit, perHost: cfg.perHost },
+    version: cfg.version,
+  };
+  if (cfg.reportFile) await writeJsonReport(ctx, failures, cfg.reportFile === '-' ? cfg.stdout : cfg.reportFile);
+  if (!cfg.quiet && cfg.reportFile !== '-') cfg.stdout.write(textReport(ctx));
+  await failures.close();
+}
+
+/** Feeds items to transfers, keeping at most `window` of them started and unfinished. */
+async function drive(
+  cfg: RunConfig,
+  maker: ItemMaker,
+  bus: EventBus,
+  stats: RunStats,
+  tctx: Parameters<typeof transfer>[1],
+): Promise<boolean> {
+  // The window bounds memory (items waiting for a slot) while looking far enough ahead that
+  // a busy host never starves an idle one that appears later in the list.
+  const window = Math.max(1024, Math.min(10_000, (cfg.limit || 1000) * 8));
+  let running = 0;
+  let wake: (() => void) | undefined;
+  let interrupted = false;
+  const settle = () => {
+    running--;
+    if (wake) {
+      const w = wake;
+      wake = undefined;
+      w();
+    }
+  };
+  const start = (item: Item) => {
+    running++;
+    stats.queued++;
+    bus.emit({ type: 'queued', item });
+    transfer(item, tctx).then(
+      (result) => {
+        bus.emit({ type: 'done', result });
+        settle();
+      },
+      (err: unknown) => {
+        if (!(err instanceof AbortedError || err instanceof PoolClosedError)) {
+          bus.emit({
+            type: 'done',
+            result: { item, outcome: 'failed', error: String((err as Error)?.message ?? err), attempts: 0, bytes: 0 },
+          });
+        }
+        settle();
+      },
+    );
+  };
+  const waitFor = (pred: () => boolean) =>
+    new Promise<void>((resolve) => {
+      const check = () => {
+        if (pred()) resolve();
+        else wake = check;
+      };
+      check();
+    });
+
+  const onAbort = () => {
+    interrupted = true;
+    if (wake) {
+      const w = wake;
+      wake = undefined;
+      w();
+    }
+  };
+  cfg.signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    for await (const raw of cfg.lines) {
+      if (cfg.signal.aborted) break;
+      const made = maker.make(raw, cfg.labelOf?.(raw));
+      if (made === null) continue;
+      if ('invalid' in made) {
+        bus.emit({ type: 'invalid', invalid: made.invalid });
+        continue;
+      }
+      if (running >= window) await waitFor(() => running < window || cfg.signal.aborted);
+      if (cfg.signal.aborted) break;
+      start(made.item);
+    }
+    stats.inputDone = !cfg.signal.aborted;
+    if (stats.inputDone) bus.emit({ type: 'input-end', total: stats.queued });
+    await waitFor(() => running === 0);
+  } finally {
+    cfg.signal.removeEventListener('abort', onAbort);
+  }
+  return interrupted || cfg.signal.aborted;
+}
+
+async function dryRun(cfg: RunConfig, maker: ItemMaker, bus: EventBus, stats: RunStats): Promise<RunOutcome> {
+  const dest = cfg.dest.replace(/\/+$/, '') || '.';
+  let buf = '';
+  for await (const raw of cfg.lines) {
+    const made = maker.make(raw, cfg.labelOf?.(raw));
+    if (made === null) continue;
+    if ('invalid' in made) {
+      bus.emit({ type: 'invalid', invalid: made.invalid });
+      cfg.stderr.write(`*** Invalid input ${made.invalid.source}:${made.invalid.line}: ${made.invalid.reason}\n`);
+      continue;
+    }
+    stats.queued++;
+    buf += `${made.item.url.href} -> ${dest}/${made.item.out}\n`;
+    if (buf.length > 65536) {
+      if (!cfg.stdout.write(buf)) await new Promise((r) => cfg.stdout.once('drain', r));
+      buf = '';
+    }
+  }
+  if (buf) cfg.stdout.write(buf);
+  stats.inputDone = true;
+  return { stats, interrupted: false, exitCode: stats.invalid > 0 ? 1 : 0 };
+}
+
+export type { Readable };

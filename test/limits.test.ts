@@ -1,0 +1,82 @@
+// The heart of the contract, end to end through the CLI: connection limits as a server sees them.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { runCli, spawnCli, collect } from './helpers/cli.js';
+import { bodyFor, startServer, type Counter } from './helpers/server.js';
+
+const tmp = () => mkdtempSync(path.join(tmpdir(), 'bulkget-limits-'));
+
+test('--limit 5 --per-host 2 over 4 ports: the servers see exactly 5 and 2 at most', async (t) => {
+  const group: Counter = { open: 0, peak: 0 };
+  const servers = await Promise.all([0, 1, 2, 3].map(() => startServer({ group })));
+  t.after(() => Promise.all(servers.map((s) => s.close())));
+  const urls: string[] = [];
+  for (let i = 0; i < 8; i++) for (const s of servers) urls.push(s.url(`/slow/p${s.port}-${i}.bin?ms=120&size=4000`));
+  const dest = tmp();
+  const r = await runCli(['-d', dest, '-l', '5', '-p', '2', '--progress', 'none'], { stdin: urls.join('\n') + '\n' });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(group.peak, 5);
+  for (const s of servers) assert.ok(s.conns.peak <= 2, `port ${s.port}: ${s.conns.peak}`);
+  assert.equal(Math.max(...servers.map((s) => s.conns.peak)), 2);
+  assert.equal(readdirSync(dest).filter((f) => f.endsWith('.bin')).length, 32);
+  const one = servers[0]!;
+  assert.deepEqual(readFileSync(path.join(dest, `p${one.port}-3.bin`)), bodyFor(`p${one.port}-3.bin`, 4000));
+  assert.match(r.stdout, /32 files downloaded/);
+});
+
+test('default --limit is 100: 150 slow URLs on one host see 100 connections', async (t) => {
+  const s = await startServer();
+  t.after(() => s.close());
+  const urls = Array.from({ length: 150 }, (_, i) => s.url(`/slow/d${i}?ms=400&size=100`));
+  const r = await runCli(['-d', tmp(), '--progress', 'none'], { stdin: urls.join('\n') });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(s.conns.peak, 100);
+});
+
+test('--limit 0 lets every request through at once', async (t) => {
+  const s = await startServer();
+  t.after(() => s.close());
+  const urls = Array.from({ length: 150 }, (_, i) => s.url(`/slow/z${i}?ms=600&size=100`));
+  const r = await runCli(['-d', tmp(), '-l', '0', '--progress', 'none'], { stdin: urls.join('\n') });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(s.conns.peak, 150);
+});
+
+test('host A then host B: B is served long before A is half done (--limit 10 --per-host 2)', async (t) => {
+  const a = await startServer();
+  const b = await startServer();
+  t.after(() => Promise.all([a.close(), b.close()]));
+  const lines: string[] = [];
+  for (let i = 0; i < 300; i++) lines.push(a.url(`/file/a${i}?size=50&delay=5`));
+  for (let i = 0; i < 300; i++) lines.push(b.url(`/file/b${i}?size=50&delay=5`));
+  const r = await runCli(['-d', tmp(), '-l', '10', '-p', '2', '--progress', 'none'], { stdin: lines.join('\n') });
+  assert.equal(r.code, 0, r.stderr);
+  const firstB = b.requests[0]!.at;
+  const aBefore = a.requests.filter((x) => x.at < firstB).length;
+  assert.ok(aBefore < 150, `A had ${aBefore} of 300 requests before B's first`);
+  assert.ok(a.conns.peak <= 2 && b.conns.peak <= 2);
+  // Within one host, work goes in input order.
+  const aOrder = a.requests.map((x) => Number(/a(\d+)/.exec(x.url)![1]));
+  const inversions = aOrder.filter((v, i) => i > 0 && v < aOrder[i - 1]!).length;
+  assert.ok(inversions <= 2, `A requests out of order ${inversions} times`);
+});
+
+test('stdin is streamed: the first request arrives before stdin is closed', async (t) => {
+  const s = await startServer();
+  t.after(() => s.close());
+  const child = spawnCli(['-d', tmp(), '--progress', 'none']);
+  const done = collect(child);
+  child.stdin!.write(s.url('/file/first.bin?size=10') + '\n');
+  const t0 = Date.now();
+  while (s.requests.length === 0 && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(s.requests.length, 1, 'the first URL was requested while stdin was still open');
+  child.stdin!.end(s.url('/file/second.bin?size=10') + '\n');
+  const r = await done;
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(s.requests.length, 2);
+  assert.match(r.stdout, /2 files downloaded/);
+});

@@ -1,0 +1,59 @@
+// Table tests for the pure parsers: option values and retry timing.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { UsageError, parseCount, parseDuration, parseHeader, parseSize, parseRate } from '../src/cli/values.js';
+import { backoffMs, describeError, isRetryableError, parseRetryAfter } from '../src/http/retry.js';
+
+test('parseCount', () => {
+  for (const [v, n] of [['0', 0], ['100', 100], [' 7 ', 7]] as const) assert.equal(parseCount('--limit', v), n);
+  for (const v of ['-1', '1.5', 'x', '', '1e3', '0x10']) assert.throws(() => parseCount('--limit', v), UsageError);
+  assert.throws(() => parseCount('--first', '0', 1), /--first must be a whole number >= 1/);
+});
+
+test('parseDuration', () => {
+  const table: [string, number][] = [['10', 10_000], ['10s', 10_000], ['500ms', 500], ['1.5s', 1500], ['2m', 120_000], ['1h', 3_600_000]];
+  for (const [v, ms] of table) assert.equal(parseDuration('--timeout', v), ms, v);
+  for (const v of ['', 'fast', '-1', '10 days']) assert.throws(() => parseDuration('--timeout', v), UsageError);
+});
+
+test('parseSize is 1024-based like curl', () => {
+  const table: [string, number][] = [['100', 100], ['1K', 1024], ['10M', 10 * 1024 ** 2], ['2G', 2 * 1024 ** 3], ['1.5k', 1536], ['10MB', 10 * 1024 ** 2]];
+  for (const [v, n] of table) assert.equal(parseSize('--max-filesize', v), n, v);
+  for (const v of ['', 'M', '-1K', '10X']) assert.throws(() => parseSize('--max-filesize', v), UsageError);
+});
+
+test('parseHeader and parseRate', () => {
+  assert.deepEqual(parseHeader('Authorization: Bearer x:y'), ['authorization', 'Bearer x:y']);
+  assert.deepEqual(parseHeader('X-Empty:'), ['x-empty', '']);
+  for (const v of ['NoColon', ': v', 'Bad Name: v']) assert.throws(() => parseHeader(v), UsageError);
+  assert.equal(parseRate('--rate', '2.5'), 2.5);
+  assert.throws(() => parseRate('--rate', '-1'), UsageError);
+});
+
+test('Retry-After: seconds, HTTP-date, garbage', () => {
+  const now = Date.parse('2026-01-01T00:00:00Z');
+  assert.equal(parseRetryAfter('5', now), 5000);
+  assert.equal(parseRetryAfter('Thu, 01 Jan 2026 00:00:30 GMT', now), 30_000);
+  assert.equal(parseRetryAfter('Wed, 31 Dec 2025 00:00:00 GMT', now), 0);
+  assert.equal(parseRetryAfter('soon', now), undefined);
+  assert.equal(parseRetryAfter(undefined, now), undefined);
+});
+
+test('backoff: full jitter within [0, min(cap, base*2^n)]', () => {
+  assert.equal(backoffMs(0, 500, 60_000, () => 0.999999), 499);
+  assert.equal(backoffMs(3, 500, 60_000, () => 0.5), 2000);
+  assert.equal(backoffMs(20, 500, 60_000, () => 0.5), 30_000);
+  assert.equal(backoffMs(2, 500, 60_000, () => 0), 0);
+});
+
+test('which errors are retried, and how they read', () => {
+  const e = (code: string) => Object.assign(new Error('x'), { code });
+  for (const c of ['ECONNRESET', 'ECONNREFUSED', 'UND_ERR_SOCKET', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']) {
+    assert.ok(isRetryableError(e(c)), c);
+  }
+  for (const c of ['ENOTFOUND', 'CERT_HAS_EXPIRED', 'EACCES']) assert.ok(!isRetryableError(e(c)), c);
+  assert.ok(isRetryableError({ cause: e('ECONNRESET') }));
+  assert.equal(describeError(e('ECONNREFUSED')), 'connection refused');
+  assert.equal(describeError(new Error('first\nsecond')), 'first');
+});
