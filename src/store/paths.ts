@@ -2,8 +2,8 @@
 // the file system itself: a folder or a .part inside DEST that is a symlink planted to point out.
 
 import { constants } from 'node:fs';
-import { lstat, mkdir, open, realpath, rename, unlink, type FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
+import { lstat, mkdir, open, realpath, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 
 /** DEST cannot be created or written. */
 export class DestError extends Error {
@@ -26,7 +26,7 @@ function codeOf(err: unknown): string {
 /** Creates DEST when missing, proves it writable, and returns its real path. */
 export async function prepareDest(dest: string): Promise<string> {
   try {
-    await mkdir(dest, { recursive: true });
+    await mkdirParents(dest);
     const real = await realpath(dest);
     const own = join(real, '.bulkget');
     try {
@@ -50,6 +50,35 @@ export async function prepareDest(dest: string): Promise<string> {
     return real;
   } catch (err) {
     throw new DestError(`cannot write to DEST ${dest}: ${codeOf(err)}`);
+  }
+}
+
+/**
+ * mkdir -p, one level at a time. Node's own `mkdir(..., { recursive: true })` spins forever on
+ * some pseudo file systems (seen with DEST under /proc on Node 20), turning a bad --dest into a
+ * hung process instead of a one-line error.
+ */
+async function mkdirParents(dir: string): Promise<void> {
+  const missing: string[] = [];
+  let cur = resolve(dir);
+  for (;;) {
+    try {
+      await stat(cur);
+      break;
+    } catch (err) {
+      if (codeOf(err) !== 'ENOENT') throw err;
+      missing.push(cur);
+      const up = dirname(cur);
+      if (up === cur) break;
+      cur = up;
+    }
+  }
+  for (let i = missing.length - 1; i >= 0; i--) {
+    try {
+      await mkdir(missing[i]!);
+    } catch (err) {
+      if (codeOf(err) !== 'EEXIST') throw err;
+    }
   }
 }
 
