@@ -61,6 +61,7 @@ function addDownloadOptions(cmd: Command): Command {
     .option('-l, --limit <n>', 'at most N connections in total (0 = no limit)', '100')
     .option('-p, --per-host <n>', 'at most N connections per scheme://host:port (0 = no limit)', '0')
     .option('-r, --retries <n>', 'retries on resets, timeouts, 408/425/429/5xx', '3')
+    .option('--retry-delay <time>', 'base of the exponential backoff (full jitter)', '0.5s')
     .option('--max-retry-wait <time>', 'longest Retry-After honoured', '60s')
     .option('--connect-timeout <time>', 'connect timeout', '10s')
     .option('--timeout <time>', 'fail an attempt after this long without a byte', '30s')
@@ -222,7 +223,7 @@ function commonConfig(o: Opts, io: CliIO): Common['config'] {
     transfer: {
       retries: parseCount('--retries', str('retries')),
       maxRetryWaitMs: parseDuration('--max-retry-wait', str('maxRetryWait')),
-      backoffBaseMs: 500,
+      backoffBaseMs: parseDuration('--retry-delay', str('retryDelay')),
       maxRedirects: parseCount('--max-redirects', str('maxRedirects')),
       headers,
       ifExists: parseChoice('--if-exists', str('ifExists'), ['skip', 'update', 'overwrite'] as const),
