@@ -1,0 +1,89 @@
+// The contenders. Each tool turns a workload (a list of {url, name}, a connection budget and an
+// output dir) into one command line. Flags are chosen so every tool does the same job: plain HTTP/1.1
+// GETs with keep-alive, one connection per file, files written flat into OUT, no config files, no
+// side databases (HSTS, xattrs, cookies), no progress output.
+
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { which } from './server.mjs';
+
+const firstLine = (s) => String(s || '').trim().split('\n')[0].trim();
+
+function writeOnce(file, makeText) {
+  if (!fs.existsSync(file)) fs.writeFileSync(file, makeText());
+  return file;
+}
+
+// Plain URL list, one per line: what bulkget, wget2 and aria2c all read.
+function urlList(ctx, wl) {
+  return writeOnce(path.join(ctx.listDir, `${wl.id}.urls`), () => wl.items.map((it) => `${it.url}\n`).join(''));
+}
+
+export function makeTools(repoDir) {
+  return [
+    {
+      name: 'bulkget',
+      // node is always there; whether bulkget actually works is found out by running it.
+      available: () => true,
+      version: () => {
+        const r = spawnSync(process.execPath, ['bin/bulkget.js', '--version'], { cwd: repoDir, encoding: 'utf8', timeout: 10_000 });
+        return r.status === 0 ? `bulkget ${firstLine(r.stdout)}` : `bulkget (--version failed: ${firstLine(r.stderr) || `status ${r.status}`})`;
+      },
+      command: (wl, out, ctx) => ({
+        cmd: process.execPath,
+        args: [
+          'bin/bulkget.js', '-i', urlList(ctx, wl), '-d', out, '-l', String(wl.conns),
+          ...(wl.perHost ? ['-p', String(wl.perHost)] : []),
+          '--progress', 'none', '-q',
+        ],
+      }),
+    },
+    {
+      name: 'curl',
+      available: () => Boolean(which('curl')),
+      version: () => firstLine(spawnSync('curl', ['--version'], { encoding: 'utf8' }).stdout).split(' ').slice(0, 2).join(' '),
+      command: (wl, out, ctx) => {
+        // curl takes outputs only as url/output pairs, so its list names the (fixed) output dir.
+        const cfg = writeOnce(path.join(ctx.listDir, `${wl.id}.curlrc`), () =>
+          wl.items.map((it) => `url = "${it.url}"\noutput = "${path.join(out, it.name)}"\n`).join(''));
+        return {
+          cmd: 'curl',
+          // -q first: ignore ~/.curlrc. curl 7.x has no per-host cap; --parallel-max tops out at 300.
+          args: ['-q', '--parallel', '--parallel-max', String(Math.min(wl.conns, 300)), '-s', '-S', '-f', '--config', cfg],
+        };
+      },
+    },
+    {
+      name: 'wget2',
+      available: () => Boolean(which('wget2')),
+      version: () => firstLine(spawnSync('wget2', ['--version'], { encoding: 'utf8' }).stdout).replace(/ - .*/, ''),
+      command: (wl, out, ctx) => ({
+        cmd: 'wget2',
+        // wget2 1.99 exits 0 even when downloads fail, so only the output check can judge its runs.
+        // No per-host cap exists; --max-threads is the number of concurrent connections.
+        args: [
+          '--no-config', '--no-netrc', '--no-hsts', '--no-hpkp', '--no-xattr', '--no-robots', '--no-cookies',
+          '--progress=none', '-q', '-nd', `--max-threads=${wl.conns}`, '-P', out, '-i', urlList(ctx, wl),
+        ],
+      }),
+    },
+    {
+      name: 'aria2c',
+      available: () => Boolean(which('aria2c')),
+      version: () => firstLine(spawnSync('aria2c', ['--version'], { encoding: 'utf8' }).stdout).replace(/ version/, ''),
+      command: (wl, out, ctx) => ({
+        cmd: 'aria2c',
+        // -s 1: aria2's splitting of one file over several connections is turned off so every tool
+        // moves one file per connection; -j is then the connection count. -x is capped at 16.
+        args: [
+          '--no-conf', '-i', urlList(ctx, wl), '-d', out, '-j', String(wl.conns),
+          '-x', String(Math.min(wl.perHost || 16, 16)), '-s', '1',
+          '--allow-overwrite=true', '--auto-file-renaming=false', '--file-allocation=none',
+          '--console-log-level=error', '--summary-interval=0', '--download-result=hide',
+          '--show-console-readout=false', '--enable-color=false',
+        ],
+      }),
+    },
+  ];
+}
