@@ -145,3 +145,17 @@ test('close rejects waiters and closes idle sockets', async (t) => {
   await new Promise((r) => setTimeout(r, 50));
   assert.equal(sockets.open, 0);
 });
+
+test('a full endpoint paused while its waiters queue is served when the pause ends', async (t) => {
+  const s = await startServer();
+  t.after(() => s.close());
+  const { p } = pool(4, 1);
+  const first = await p.acquire(s.origin);
+  const waiting = p.acquire(s.origin); // parked: the endpoint is full (per-host 1)
+  p.pause(s.origin, Date.now() + 150);
+  first.release(); // released while paused: nobody else will ever acquire here
+  const lease = await Promise.race([waiting, new Promise<null>((r) => setTimeout(() => r(null), 2000))]);
+  assert.ok(lease, 'the parked waiter got the slot after the pause');
+  lease!.release();
+  await p.close();
+});

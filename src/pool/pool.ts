@@ -245,6 +245,10 @@ export class ConnectionPool {
     }
     ep.idle.push(slot);
     this.idleSlots.add(slot);
+    // Waiters of a paused (or rate-limited) endpoint that was full on its own are off the ready
+    // list; the slot that just came back is theirs once the pause ends, so put them back on it
+    // and let pump() arm the wake-up timer.
+    if (ep.waiters.length > 0) this.markReady(ep);
     this.pump();
   }
 
