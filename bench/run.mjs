@@ -266,7 +266,9 @@ function versionBench(n) {
   // as "bulkget's own start-up" or "this machine's Node".
   const time = (args) => {
     const t0 = process.hrtime.bigint();
-    const r = spawnSync(process.execPath, args, { cwd: repoDir, encoding: 'utf8', timeout: 10_000 });
+    // bulkget runs as the executable (its shebang carries node flags); the floor runs plain node.
+    const exe = args[0] === 'bin/bulkget.js' ? path.join(repoDir, 'bin/bulkget.js') : process.execPath;
+    const r = spawnSync(exe, args[0] === 'bin/bulkget.js' ? args.slice(1) : args, { cwd: repoDir, encoding: 'utf8', timeout: 10_000 });
     return { ms: Number(process.hrtime.bigint() - t0) / 1e6, ok: r.status === 0, out: (r.stdout || '').trim(), err: (r.stderr || '').trim() };
   };
   time(['bin/bulkget.js', '--version']); // warm the page cache once; not counted
@@ -296,10 +298,10 @@ async function memBench(opt, port, tmpDir, outDir) {
     for (const n of [small, big]) {
       rmrf(outDir);
       const dest = path.join(outDir, 'mem');
-      const args = ['bin/bulkget.js', '-i', '-', '-d', dest, '-l', '64', '--progress', 'none', '-q'];
+      const args = ['-i', '-', '-d', dest, '-l', '64', '--progress', 'none', '-q'];
       if (mode === 'dry-run') args.push('--dry-run');
       log(`mem: ${mode} with ${n.toLocaleString('en-US')} URLs on stdin…`);
-      const m = await measure(process.execPath, args, {
+      const m = await measure(path.join(repoDir, 'bin/bulkget.js'), args, {
         cwd: repoDir, timeoutMs: timeoutFor(n), stdin: urlFeeder(n, port), stdout: 'ignore', tmpDir,
       });
       let reason = null;
@@ -344,7 +346,7 @@ function renderReport(r) {
   const checks = [];
   if (r.versionResult) {
     const v = r.versionResult;
-    L.push('### version: `node bin/bulkget.js --version`', '');
+    L.push('### version: `bin/bulkget.js --version`', '');
     if (v.ok === 0) L.push(`FAILED in all ${v.runs} runs: ${v.error}`, '');
     else {
       L.push(`| runs ok | median ms (min–max) | node -e 0 median ms | printed |`, '|---|---|---|---|');

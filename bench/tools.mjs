@@ -27,13 +27,14 @@ export function makeTools(repoDir) {
       // node is always there; whether bulkget actually works is found out by running it.
       available: () => true,
       version: () => {
-        const r = spawnSync(process.execPath, ['bin/bulkget.js', '--version'], { cwd: repoDir, encoding: 'utf8', timeout: 10_000 });
+        const r = spawnSync(path.join(repoDir, 'bin/bulkget.js'), ['--version'], { cwd: repoDir, encoding: 'utf8', timeout: 10_000 });
         return r.status === 0 ? `bulkget ${firstLine(r.stdout)}` : `bulkget (--version failed: ${firstLine(r.stderr) || `status ${r.status}`})`;
       },
+      // Run as an installed CLI runs: the executable itself, so its shebang's node flags apply.
       command: (wl, out, ctx) => ({
-        cmd: process.execPath,
+        cmd: path.join(repoDir, 'bin/bulkget.js'),
         args: [
-          'bin/bulkget.js', '-i', urlList(ctx, wl), '-d', out, '-l', String(wl.conns),
+          '-i', urlList(ctx, wl), '-d', out, '-l', String(wl.conns),
           ...(wl.perHost ? ['-p', String(wl.perHost)] : []),
           '--progress', 'none', '-q',
         ],
