@@ -93,7 +93,15 @@ export async function runDownloads(cfg: RunConfig): Promise<RunOutcome> {
     lock.release();
     throw new SetupError(`cannot write --save-failed file ${cfg.saveFailed}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
-  const state = await StateStore.open(destReal);
+  let state: StateStore;
+  try {
+    state = await StateStore.open(destReal);
+  } catch (err) {
+    // Without this the lock would stay behind and the failure would read as an internal error.
+    lock.release();
+    await saveFailed?.close().catch(() => undefined);
+    throw new SetupError(`cannot open ${cfg.dest}/.bulkget/state.jsonl: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
   // The proxy decision is per endpoint; remember it so the per-request path costs a lookup.
   const proxies = new Map<string, URL | undefined>();
   const proxyOf = (origin: string): URL | undefined => {
@@ -129,6 +137,14 @@ export async function runDownloads(cfg: RunConfig): Promise<RunOutcome> {
   });
   attachVerbose(bus, cfg.stderr, { quiet: cfg.quiet, verbose: cfg.verbose, log: (line) => progress.log(line) });
 
+  // A second Ctrl-C ends the process with process.exit, skipping the finally below: the
+  // validators of files already finished still reach the state log (for --if-exists update
+  // and resume), and the lock goes with the process instead of waiting to be found stale.
+  const onExit = () => {
+    state.flush();
+    lock.release();
+  };
+  process.once('exit', onExit);
   let interrupted = false;
   try {
     interrupted = await drive(cfg, maker, bus, stats, {
@@ -149,6 +165,7 @@ export async function runDownloads(cfg: RunConfig): Promise<RunOutcome> {
     await state.close().catch(() => undefined);
     await saveFailed?.close().catch(() => undefined);
     lock.release();
+    process.removeListener('exit', onExit);
   }
 
   await report(cfg, stats, failures);
@@ -227,6 +244,8 @@ async function drive(
 
   const onAbort = () => {
     interrupted = true;
+    // Abort every transfer and every waiter at once (requests carry no signal of their own).
+    void tctx.pool.destroyAll();
     if (wake) {
       const w = wake;
       wake = undefined;
@@ -235,7 +254,7 @@ async function drive(
   };
   cfg.signal.addEventListener('abort', onAbort, { once: true });
   try {
-    for await (const raw of cfg.lines) {
+    for await (const raw of untilAborted(cfg.lines, cfg.signal)) {
       if (cfg.signal.aborted) break;
       const made = maker.make(raw, cfg.labelOf?.(raw));
       if (made === null) continue;
@@ -254,6 +273,50 @@ async function drive(
     cfg.signal.removeEventListener('abort', onAbort);
   }
   return interrupted || cfg.signal.aborted;
+}
+
+/**
+ * The lines, ending early when the signal fires. A pipe that stays open (a producer that is
+ * still running, a terminal) would otherwise keep the loop waiting for its next line after
+ * Ctrl-C, and the run would never get to its report.
+ */
+async function* untilAborted(lines: AsyncIterable<RawLine> | Iterable<RawLine>, signal: AbortSignal): AsyncGenerator<RawLine> {
+  if (Symbol.iterator in lines) {
+    for (const raw of lines) {
+      if (signal.aborted) return;
+      yield raw;
+    }
+    return;
+  }
+  const it = lines[Symbol.asyncIterator]();
+  // One wake-up slot rather than Promise.race against a long-lived abort promise: every race
+  // would leave a reaction on it, which over ten million lines is memory that never comes back.
+  let wake: ((v: 'aborted') => void) | undefined;
+  const onAbort = () => wake?.('aborted');
+  signal.addEventListener('abort', onAbort, { once: true });
+  let finished = false;
+  try {
+    for (;;) {
+      if (signal.aborted) return;
+      const pending = it.next();
+      const next = await new Promise<IteratorResult<RawLine> | 'aborted'>((resolve, reject) => {
+        wake = resolve;
+        pending.then(resolve, reject);
+      });
+      wake = undefined;
+      if (next === 'aborted') return;
+      if (next.done) {
+        finished = true;
+        return;
+      }
+      yield next.value;
+    }
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+    // Not awaited: an async generator's return() queues behind the next() still pending on the
+    // open pipe. The process exits after the report; the read is simply abandoned.
+    if (!finished) void it.return?.()?.catch(() => undefined);
+  }
 }
 
 async function dryRun(cfg: RunConfig, maker: ItemMaker, bus: EventBus, stats: RunStats): Promise<RunOutcome> {

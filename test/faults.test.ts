@@ -1,0 +1,377 @@
+// Network faults end to end through the CLI: retries per fault kind, Retry-After, endpoint pauses,
+// timeouts, final statuses, redirects and request headers, as a fault-injecting server sees them.
+
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import net from 'node:net';
+import { gzipSync } from 'node:zlib';
+import { runCli, type CliResult } from './helpers/cli.js';
+import { startFaultServer, type FaultServer } from './helpers/faults.js';
+
+const made: string[] = [];
+const tmp = () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'bulkget-faults-'));
+  made.push(dir);
+  return dir;
+};
+after(() => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
+
+interface Report {
+  counts: { downloaded: number; unchanged: number; skipped: number; notFound: number; failed: number; invalid: number };
+  bytes: number;
+  retries: number;
+  failures: { url: string; status: number | null; error: string; attempts: number; kind: string }[];
+}
+
+/** Runs the CLI with a JSON report on stdout. */
+async function run(args: string[], stdin = ''): Promise<CliResult & { report: Report }> {
+  const r = await runCli([...args, '--progress', 'none', '--report', '-'], { stdin });
+  let report: Report;
+  try {
+    report = JSON.parse(r.stdout) as Report;
+  } catch {
+    assert.fail(`no JSON report (exit ${r.code}):\n${r.stdout}\n${r.stderr}`);
+  }
+  assert.doesNotMatch(r.stderr, /\n\s+at |Unhandled|internal error/, 'no stack trace or internal error');
+  return { ...r, report };
+}
+
+async function server(t: { after: (fn: () => Promise<void>) => void }): Promise<FaultServer> {
+  const s = await startFaultServer();
+  t.after(() => s.close());
+  return s;
+}
+
+test('each retryable fault, then success: every file correct, one retry each, counted in the report', async (t) => {
+  const s = await server(t);
+  const kinds = {
+    reset: 'reset',
+    short: 'short',
+    hang: 'hang',
+    stall: 'stall',
+    s408: { status: 408, retryAfter: '0' },
+    s425: { status: 425, retryAfter: '0' },
+    s429: { status: 429, retryAfter: '0' },
+    s500: { status: 500, retryAfter: '0' },
+    s502: { status: 502, retryAfter: '0' },
+    s503: { status: 503, retryAfter: '0' },
+    s504: { status: 504, retryAfter: '0' },
+  } as const;
+  const routes = Object.entries(kinds).map(([name, fault]) => s.route(`/${name}.bin`, { size: 3000, script: [fault] }));
+  const dest = tmp();
+  const r = await run(['-d', dest, '--timeout', '1s', '--retry-delay', '50ms'], routes.map((x) => s.url(x.path)).join('\n'));
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.report.counts.downloaded, routes.length);
+  assert.equal(r.report.retries, routes.length);
+  for (const route of routes) {
+    assert.equal(s.hits(route.path).length, 2, route.path);
+    assert.deepEqual(readFileSync(path.join(dest, route.path.slice(1))), route.body, route.path);
+  }
+  assert.deepEqual(readdirSync(dest).filter((f) => f.endsWith('.part')), []);
+});
+
+test('several faults in a row on one item: reset, short, 503, then the file (-r 3)', async (t) => {
+  const s = await server(t);
+  const route = s.route('/row.bin', { size: 50_000, script: ['reset', 'short', { status: 503, retryAfter: '0' }] });
+  const dest = tmp();
+  const r = await run(['-d', dest, '-r', '3', '--retry-delay', '50ms'], s.url('/row.bin'));
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.report.retries, 3);
+  assert.deepEqual(s.hits('/row.bin').map((h) => h.answer), ['reset', 'short', '503', '200']);
+  assert.deepEqual(readFileSync(path.join(dest, 'row.bin')), route.body);
+});
+
+test('--retries 0: a 503 fails at once with exit 1, and the report says why', async (t) => {
+  const s = await server(t);
+  s.route('/once.bin', { script: [503] });
+  const dest = tmp();
+  const r = await run(['-d', dest, '--retries', '0'], s.url('/once.bin'));
+  assert.equal(r.code, 1);
+  assert.equal(s.hits('/once.bin').length, 1);
+  assert.equal(r.report.retries, 0);
+  assert.equal(r.report.counts.failed, 1);
+  assert.equal(r.report.failures.length, 1);
+  const f = r.report.failures[0]!;
+  assert.equal(f.kind, 'failed');
+  assert.equal(f.status, 503);
+  assert.equal(f.attempts, 1);
+  assert.match(f.error, /503/);
+  assert.ok(!existsSync(path.join(dest, 'once.bin')));
+});
+
+test('retries run out: -r 2 makes 3 attempts, then the item fails with the last reason', async (t) => {
+  const s = await server(t);
+  const ra = { status: 500, retryAfter: '0' };
+  s.route('/bad.bin', { script: [ra, ra, ra, ra] });
+  const r = await run(['-d', tmp(), '-r', '2'], s.url('/bad.bin'));
+  assert.equal(r.code, 1);
+  assert.equal(s.hits('/bad.bin').length, 3);
+  assert.equal(r.report.retries, 2);
+  assert.equal(r.report.failures[0]!.attempts, 3);
+  assert.match(r.report.failures[0]!.error, /500/);
+});
+
+test('a refused connection is retried, then fails with one line and exit 1', async () => {
+  const port = await new Promise<number>((resolve) => {
+    const srv = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(p));
+    });
+  });
+  const r = await run(['-d', tmp(), '-r', '1', '--retry-delay', '50ms'], `http://127.0.0.1:${port}/x.bin`);
+  assert.equal(r.code, 1);
+  assert.equal(r.report.retries, 1);
+  assert.equal(r.report.failures[0]!.attempts, 2);
+  assert.equal(r.report.failures[0]!.status, null);
+  assert.match(r.report.failures[0]!.error, /connection refused/);
+});
+
+test('Retry-After: 1 is respected: the retry does not come sooner', async (t) => {
+  const s = await server(t);
+  const route = s.route('/ra.bin', { script: [{ status: 503, retryAfter: '1' }] });
+  const dest = tmp();
+  const r = await run(['-d', dest], s.url('/ra.bin'));
+  assert.equal(r.code, 0, r.stderr);
+  const [first, second] = s.hits('/ra.bin');
+  assert.ok(second, 'retried');
+  // A timer may round a millisecond either way; the retry must not come meaningfully sooner.
+  assert.ok(second.at - first!.at >= 995, `retry came after ${Math.round(second.at - first!.at)} ms`);
+  assert.deepEqual(readFileSync(path.join(dest, 'ra.bin')), route.body);
+  assert.equal(r.report.retries, 1);
+});
+
+test('Retry-After as an HTTP-date is respected', async (t) => {
+  const s = await server(t);
+  const until = new Date(Date.now() + 2000).toUTCString();
+  s.route('/date.bin', { script: [{ status: 429, retryAfter: until }] });
+  const r = await run(['-d', tmp()], s.url('/date.bin'));
+  assert.equal(r.code, 0, r.stderr);
+  const hits = s.hits('/date.bin');
+  assert.equal(hits.length, 2);
+  assert.ok(hits[1]!.wall >= Date.parse(until) - 5, `retried ${Date.parse(until) - hits[1]!.wall} ms before the date`);
+});
+
+test('a Retry-After above --max-retry-wait fails the item at once, saying so', async (t) => {
+  const s = await server(t);
+  s.route('/later.bin', { script: [{ status: 503, retryAfter: '120' }] });
+  const r = await run(['-d', tmp(), '--max-retry-wait', '5s'], s.url('/later.bin'));
+  assert.equal(r.code, 1);
+  assert.equal(s.hits('/later.bin').length, 1);
+  assert.equal(r.report.retries, 0);
+  assert.match(r.report.failures[0]!.error, /retry after 120s.*--max-retry-wait/);
+});
+
+test('a 429 with Retry-After pauses the whole endpoint; the waiting retry holds no slot; other hosts go on', async (t) => {
+  const s = await server(t);
+  const other = await server(t);
+  s.route('/a.bin', { script: [{ status: 429, retryAfter: '1' }] });
+  s.route('/b.bin');
+  other.route('/c.bin');
+  const dest = tmp();
+  // -l 1: the one slot is free while a.bin waits for its retry, and another host may use it.
+  const r = await run(['-d', dest, '-l', '1'], [s.url('/a.bin'), s.url('/b.bin'), other.url('/c.bin')].join('\n'));
+  assert.equal(r.code, 0, r.stderr);
+  const a = s.hits('/a.bin');
+  const b = s.hits('/b.bin');
+  const c = other.hits('/c.bin');
+  assert.equal(a.length, 2);
+  assert.equal(b.length, 1);
+  assert.ok(b[0]!.at - a[0]!.at >= 995, `b was requested ${Math.round(b[0]!.at - a[0]!.at)} ms after the 429`);
+  assert.ok(a[1]!.at - a[0]!.at >= 995);
+  // The other endpoint is not paused.
+  assert.ok(c[0]!.at < a[0]!.at + 900, 'another host is served during the pause');
+});
+
+test('a 429 pause on the last attempt still lets the items queued behind it run afterwards', { timeout: 20_000 }, async (t) => {
+  const s = await server(t);
+  s.route('/last.bin', { script: [{ status: 429, retryAfter: '1' }] });
+  const next = s.route('/next.bin');
+  const dest = tmp();
+  // -p 1: next.bin waits for the endpoint's one slot; last.bin gives up at once (-r 0).
+  const r = await run(['-d', dest, '-p', '1', '-r', '0'], [s.url('/last.bin'), s.url('/next.bin')].join('\n'));
+  assert.equal(r.code, 1);
+  assert.equal(r.report.counts.failed, 1);
+  assert.equal(r.report.counts.downloaded, 1, 'next.bin was not left behind');
+  assert.deepEqual(readFileSync(path.join(dest, 'next.bin')), next.body);
+  const gap = s.hits('/next.bin')[0]!.at - s.hits('/last.bin')[0]!.at;
+  assert.ok(gap >= 995, `next.bin came ${Math.round(gap)} ms after the 429`);
+});
+
+test('--timeout is an idle timeout: a silent server fails, a slow but live body succeeds, queue time does not count', async (t) => {
+  const s = await server(t);
+  s.route('/hang.bin', { script: ['hang'] });
+  s.route('/stall.bin', { script: ['stall'] });
+  const slow = s.route('/slow.bin', { size: 4000, script: ['slowbody'], slowMs: 2000 });
+  const queued = s.route('/queued.bin', { size: 100 });
+  const dest = tmp();
+  // -p 1: queued.bin waits behind slow.bin (about 2 s) for its slot; that wait is not a timeout.
+  const r = await run(['-d', dest, '-r', '0', '-p', '1', '--timeout', '1s'], ['/hang.bin', '/stall.bin', '/slow.bin', '/queued.bin'].map((p) => s.url(p)).join('\n'));
+  assert.equal(r.code, 1);
+  const errors = Object.fromEntries(r.report.failures.map((f) => [new URL(f.url).pathname, f.error]));
+  assert.deepEqual(Object.keys(errors).sort(), ['/hang.bin', '/stall.bin']);
+  assert.match(errors['/hang.bin']!, /timed out/);
+  assert.match(errors['/stall.bin']!, /timed out/);
+  assert.ok(!existsSync(path.join(dest, 'hang.bin')));
+  assert.ok(!existsSync(path.join(dest, 'stall.bin')), 'no truncated file under the final name');
+  assert.deepEqual(readFileSync(path.join(dest, 'slow.bin')), slow.body);
+  assert.deepEqual(readFileSync(path.join(dest, 'queued.bin')), queued.body);
+  assert.ok(s.hits('/queued.bin')[0]!.at - s.hits('/slow.bin')[0]!.at > 1000, 'queued.bin really waited');
+});
+
+test('404 is notFound, 403 is final: no retry, exit 1', async (t) => {
+  const s = await server(t);
+  s.route('/forbidden.bin', { script: [403] });
+  const r = await run(['-d', tmp(), '-r', '3'], [s.url('/missing.bin'), s.url('/forbidden.bin')].join('\n'));
+  assert.equal(r.code, 1);
+  assert.equal(r.report.counts.notFound, 1);
+  assert.equal(r.report.counts.failed, 1);
+  assert.equal(r.report.retries, 0);
+  assert.equal(s.hits('/missing.bin').length, 1);
+  assert.equal(s.hits('/forbidden.bin').length, 1);
+  const nf = r.report.failures.find((f) => f.kind === 'notFound')!;
+  assert.equal(nf.status, 404);
+});
+
+test('redirects: a chain is followed (named after the URL as given), loops, non-http and too many fail', async (t) => {
+  const s = await server(t);
+  const other = await server(t);
+  s.fixed('/r1', { status: 301, location: '/r2' });
+  s.fixed('/r2', { status: 302, location: other.url('/r3') });
+  other.fixed('/r3', { status: 307, location: s.url('/final.bin') });
+  const fin = s.route('/final.bin');
+  s.fixed('/loop1', { status: 302, location: '/loop2' });
+  s.fixed('/loop2', { status: 308, location: '/loop1' });
+  s.fixed('/ftp', { status: 302, location: 'ftp://example.com/x' });
+  s.fixed('/file', { status: 302, location: 'file:///etc/passwd' });
+  for (let i = 0; i < 5; i++) s.fixed(`/hop${i}`, { status: 302, location: `/hop${i + 1}` });
+  s.route('/hop5');
+  const dest = tmp();
+  const urls = ['/r1', '/loop1', '/ftp', '/file', '/hop0'].map((p) => s.url(p));
+  const r = await run(['-d', dest, '--max-redirects', '3'], urls.join('\n'));
+  assert.equal(r.code, 1);
+  assert.equal(r.report.counts.downloaded, 1);
+  assert.deepEqual(readFileSync(path.join(dest, 'r1')), fin.body);
+  const errors = Object.fromEntries(r.report.failures.map((f) => [new URL(f.url).pathname, f.error]));
+  assert.match(errors['/loop1']!, /loop/);
+  assert.match(errors['/ftp']!, /ftp:/);
+  assert.match(errors['/file']!, /file:/);
+  assert.match(errors['/hop0']!, /too many redirects/);
+  assert.equal(s.hits('/hop4').length, 0, 'no hop past --max-redirects');
+  assert.equal(s.hits('/loop1').length, 1);
+  assert.equal(s.hits('/loop2').length, 1);
+  assert.deepEqual(readdirSync(dest).sort(), ['.bulkget', 'r1']);
+});
+
+test('-H and -A reach the server, on every attempt', async (t) => {
+  const s = await server(t);
+  s.route('/h.bin', { script: [{ status: 503, retryAfter: '0' }] });
+  const r = await run(['-d', tmp(), '-H', 'X-Token: s3cret', '-H', 'Accept: image/*', '-A', 'probe/2.0'], s.url('/h.bin'));
+  assert.equal(r.code, 0, r.stderr);
+  const hits = s.hits('/h.bin');
+  assert.equal(hits.length, 2);
+  for (const h of hits) {
+    assert.equal(h.headers['x-token'], 's3cret');
+    assert.equal(h.headers['accept'], 'image/*');
+    assert.equal(h.headers['user-agent'], 'probe/2.0');
+  }
+});
+
+test('the default User-Agent is bulkget/VERSION', async (t) => {
+  const s = await server(t);
+  s.route('/ua.bin');
+  const r = await run(['-d', tmp()], s.url('/ua.bin'));
+  assert.equal(r.code, 0, r.stderr);
+  const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  assert.equal(s.hits('/ua.bin')[0]!.headers['user-agent'], `bulkget/${version}`);
+});
+
+test('a body cut short on a big file is continued within the run with Range + If-Range', async (t) => {
+  const s = await server(t);
+  const size = 3 << 20;
+  const route = s.route('/cut.bin', { size, script: ['short'] });
+  const dest = tmp();
+  const r = await run(['-d', dest, '--retry-delay', '50ms'], s.url('/cut.bin'));
+  assert.equal(r.code, 0, r.stderr);
+  const [first, second] = s.hits('/cut.bin');
+  assert.equal(first!.answer, 'short');
+  // It continues from what reached the .part: at most what the server sent (a client may lose
+  // the last bytes in flight when the connection dies), and more than nothing.
+  const from = Number(/^bytes=(\d+)-$/.exec(second!.headers.range ?? '')?.[1]);
+  assert.ok(from > 0 && from <= first!.sent, `range ${second!.headers.range}, ${first!.sent} sent`);
+  assert.equal(second!.headers['if-range'], route.etag);
+  assert.equal(second!.answer, '206');
+  assert.deepEqual(readFileSync(path.join(dest, 'cut.bin')), route.body);
+  assert.equal(r.report.bytes, size, 'no byte was fetched twice');
+});
+
+test('--connect-timeout: a server that accepts but never finishes the TLS handshake', async (t) => {
+  const silent = net.createServer(() => undefined);
+  const sockets = new Set<net.Socket>();
+  silent.on('connection', (sock) => sockets.add(sock));
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  t.after(() => {
+    for (const sock of sockets) sock.destroy();
+    silent.close();
+  });
+  const port = (silent.address() as net.AddressInfo).port;
+  const r = await run(['-d', tmp(), '-r', '0', '--connect-timeout', '1s', '--timeout', '30s'], `https://127.0.0.1:${port}/x.bin`);
+  assert.equal(r.code, 1);
+  assert.match(r.report.failures[0]!.error, /connect timeout/);
+});
+
+test('--rate N: requests to one endpoint start at least 1/N s apart; another endpoint is not slowed', async (t) => {
+  const s = await server(t);
+  const other = await server(t);
+  const names = ['r0', 'r1', 'r2', 'r3', 'r4'];
+  for (const n of names) s.route(`/${n}.bin`, { size: 100 });
+  for (const n of names) other.route(`/${n}.bin`, { size: 100 });
+  const r = await run(['-d', tmp(), '--rate', '5'], [...names.map((n) => s.url(`/${n}.bin`)), ...names.map((n) => `${other.url(`/${n}.bin`)} other/${n}.bin`)].join('\n'));
+  assert.equal(r.code, 0, r.stderr);
+  for (const srv of [s, other]) {
+    const times = srv.requests.map((x) => x.at).sort((a, b) => a - b);
+    assert.equal(times.length, 5);
+    // Starts are spaced by the client; the server sees them give or take the first request's
+    // connection setup, hence a little slack.
+    for (let i = 1; i < times.length; i++) assert.ok(times[i]! - times[i - 1]! >= 175, `gap ${Math.round(times[i]! - times[i - 1]!)} ms`);
+    assert.ok(times[4]! - times[0]! >= 775, `5 requests within ${Math.round(times[4]! - times[0]!)} ms`);
+  }
+  // Both endpoints started at once rather than one after the other.
+  assert.ok(Math.abs(s.requests[0]!.at - other.requests[0]!.at) < 150);
+});
+
+test('bytes are stored as sent: a gzip Content-Encoding is not decoded', async (t) => {
+  const s = await server(t);
+  const gz = gzipSync(Buffer.from('hello '.repeat(100)));
+  s.route('/page.html.gz', { body: gz, headers: { 'content-encoding': 'gzip' } });
+  const dest = tmp();
+  const r = await run(['-d', dest], s.url('/page.html.gz'));
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(readFileSync(path.join(dest, 'page.html.gz')), gz);
+});
+
+test('a 304 to a request that had no condition is not "unchanged"', async (t) => {
+  const s = await server(t);
+  s.fixed('/odd304.bin', { status: 304 });
+  const dest = tmp();
+  const r = await run(['-d', dest, '-r', '0'], s.url('/odd304.bin'));
+  assert.equal(r.code, 1);
+  assert.equal(r.report.counts.unchanged, 0);
+  assert.equal(r.report.counts.failed, 1);
+  assert.match(r.report.failures[0]!.error, /304/);
+});
+
+test('an answer that is not HTTP fails the item with one line', async (t) => {
+  const s = await server(t);
+  s.route('/ssh.bin', { script: ['garbage', 'garbage', 'garbage', 'garbage'] });
+  const r = await run(['-d', tmp(), '-r', '0', '-v'], s.url('/ssh.bin'));
+  assert.equal(r.code, 1);
+  assert.equal(r.report.counts.failed, 1);
+  const lines = r.stderr.trim().split('\n');
+  assert.equal(lines.length, 1, r.stderr);
+  assert.match(lines[0]!, /^\*\*\* Error for /);
+});

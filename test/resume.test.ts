@@ -1,0 +1,249 @@
+// Interrupted runs and what the next run makes of their .part files: kill -9, SIGINT and SIGTERM
+// mid-body, then a rerun that continues with Range + If-Range, or starts clean when the server's
+// file changed, the server ignores Range, or its Content-Range is wrong.
+
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { collect, runCli, spawnCli, type CliResult } from './helpers/cli.js';
+import { startFaultServer, type FaultServer, type Route } from './helpers/faults.js';
+import { sleep } from './helpers/server.js';
+
+const made: string[] = [];
+const tmp = () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'bulkget-resume-'));
+  made.push(dir);
+  return dir;
+};
+after(() => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
+const MiB = 1 << 20;
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+async function server(t: { after: (fn: () => Promise<void>) => void }): Promise<FaultServer> {
+  const s = await startFaultServer();
+  t.after(() => s.close());
+  return s;
+}
+
+function partBytes(file: string): number {
+  try {
+    return statSync(file).size;
+  } catch {
+    return 0;
+  }
+}
+
+/** Starts a download, waits until its .part holds `atLeast` bytes, then sends `signal`. */
+async function interrupt(url: string, dest: string, name: string, atLeast: number, signal: NodeJS.Signals, extra: string[] = []): Promise<CliResult & { partAtSignal: number }> {
+  const child = spawnCli(['-d', dest, '--progress', 'none', ...extra, url]);
+  const done = collect(child);
+  child.stdin!.end();
+  const part = path.join(dest, name + '.part');
+  const t0 = Date.now();
+  while (partBytes(part) < atLeast && Date.now() - t0 < 20_000 && child.exitCode === null) await sleep(5);
+  assert.equal(child.exitCode, null, 'still downloading when the signal is sent');
+  const partAtSignal = partBytes(part);
+  assert.ok(partAtSignal >= atLeast, `the .part reached ${partAtSignal} bytes`);
+  child.kill(signal);
+  const r = await done;
+  return { ...r, partAtSignal };
+}
+
+interface Report {
+  counts: Record<string, number>;
+  bytes: number;
+  retries: number;
+}
+
+async function rerun(url: string, dest: string, extra: string[] = []): Promise<CliResult & { report: Report }> {
+  const reportFile = path.join(tmp(), 'report.json');
+  const r = await runCli(['-d', dest, '--progress', 'none', '--report', reportFile, url, ...extra]);
+  assert.equal(r.code, 0, r.stderr);
+  return { ...r, report: JSON.parse(readFileSync(reportFile, 'utf8')) as Report };
+}
+
+function big(s: FaultServer, name: string, size: number): Route {
+  // ~6.4 MB/s: slow enough to be caught mid-body, fast enough for a quick test.
+  return s.route(`/${name}`, { size, throttle: { bytes: 64 * 1024, everyMs: 10 } });
+}
+
+test('kill -9 mid-download, then rerun: Range + If-Range, correct sha256, well under the full size again', async (t) => {
+  const s = await server(t);
+  const size = 20 * MiB;
+  const route = big(s, 'big.bin', size);
+  const dest = tmp();
+  const killed = await interrupt(s.url('/big.bin'), dest, 'big.bin', 12 * MiB, 'SIGKILL');
+  assert.equal(killed.signal, 'SIGKILL');
+  assert.ok(!existsSync(path.join(dest, 'big.bin')), 'no final file after kill -9');
+  const kept = partBytes(path.join(dest, 'big.bin.part'));
+  assert.ok(kept >= 12 * MiB);
+
+  route.throttle = undefined;
+  // The killed run's lock names a dead pid: the rerun takes it over silently. The rerun's line
+  // also gives sha256 and size, so the check covers the bytes from both runs.
+  const list = path.join(tmp(), 'list.jsonl');
+  writeFileSync(list, JSON.stringify({ url: s.url('/big.bin'), sha256: route.sha256(), size }) + '\n');
+  const r = await rerun('-i', dest, [list]);
+  const last = s.hits('/big.bin').at(-1)!;
+  assert.equal(last.headers.range, `bytes=${kept}-`);
+  assert.equal(last.headers['if-range'], route.etag);
+  assert.equal(last.answer, '206');
+  assert.equal(sha256(readFileSync(path.join(dest, 'big.bin'))), route.sha256());
+  assert.ok(!existsSync(path.join(dest, 'big.bin.part')));
+  assert.equal(r.report.counts.downloaded, 1);
+  assert.equal(r.report.bytes, size - kept, 'only the missing bytes were received');
+  assert.ok(r.report.bytes < size / 2);
+});
+
+test('SIGINT mid-download: exit 130, report printed, .part kept; the file changed on the server: clean restart', async (t) => {
+  const s = await server(t);
+  const size = 4 * MiB;
+  const route = big(s, 'int.bin', size);
+  const dest = tmp();
+  const r = await interrupt(s.url('/int.bin'), dest, 'int.bin', 1.5 * MiB, 'SIGINT');
+  assert.equal(r.code, 130, r.stderr);
+  assert.match(r.stdout, /Elapsed time/);
+  assert.doesNotMatch(r.stderr, /\n\s+at |Unhandled|internal error/);
+  assert.ok(!existsSync(path.join(dest, 'int.bin')));
+  assert.ok(partBytes(path.join(dest, 'int.bin.part')) >= r.partAtSignal, '.part kept for resume');
+  assert.ok(!existsSync(path.join(dest, '.bulkget', 'lock')), 'lock released');
+
+  const oldEtag = route.etag;
+  route.change();
+  route.throttle = undefined;
+  const again = await rerun(s.url('/int.bin'), dest);
+  const last = s.hits('/int.bin').at(-1)!;
+  assert.equal(last.headers['if-range'], oldEtag, 'resume was tried with the old validator');
+  assert.equal(last.answer, '200', 'the server sent the whole new file');
+  assert.equal(sha256(readFileSync(path.join(dest, 'int.bin'))), route.sha256());
+  assert.equal(again.report.bytes, size);
+});
+
+test('SIGTERM mid-download: exit 143; a server that ignores Range gets a clean full download', async (t) => {
+  const s = await server(t);
+  const size = 4 * MiB;
+  const route = big(s, 'term.bin', size);
+  const dest = tmp();
+  const r = await interrupt(s.url('/term.bin'), dest, 'term.bin', 1.5 * MiB, 'SIGTERM');
+  assert.equal(r.code, 143, r.stderr);
+  assert.match(r.stdout, /Elapsed time/);
+  assert.ok(existsSync(path.join(dest, 'term.bin.part')));
+
+  route.throttle = undefined;
+  route.ignoreRange = true;
+  const again = await rerun(s.url('/term.bin'), dest);
+  const last = s.hits('/term.bin').at(-1)!;
+  assert.ok(last.headers.range, 'resume was tried');
+  assert.equal(last.answer, '200');
+  assert.equal(sha256(readFileSync(path.join(dest, 'term.bin'))), route.sha256());
+  assert.equal(statSync(path.join(dest, 'term.bin')).size, size);
+  assert.equal(again.report.bytes, size);
+});
+
+test('a 206 with a Content-Range that is not where the .part ends: clean restart', async (t) => {
+  const s = await server(t);
+  const size = 4 * MiB;
+  const route = big(s, 'shift.bin', size);
+  const dest = tmp();
+  const r = await interrupt(s.url('/shift.bin'), dest, 'shift.bin', 1.5 * MiB, 'SIGINT');
+  assert.equal(r.code, 130);
+  route.throttle = undefined;
+  route.shiftRange = 1000;
+  await rerun(s.url('/shift.bin'), dest);
+  const hits = s.hits('/shift.bin');
+  const [resumed, restarted] = hits.slice(-2);
+  assert.equal(resumed!.answer, '206');
+  assert.equal(restarted!.headers.range, undefined, 'the restart asks for the whole file');
+  assert.equal(restarted!.answer, '200');
+  assert.equal(sha256(readFileSync(path.join(dest, 'shift.bin'))), route.sha256());
+});
+
+test('a 206 that stops short of the end (Content-Range a-b/total with b < total-1) is not a whole file', async (t) => {
+  const s = await server(t);
+  const size = 2 * MiB;
+  const route = big(s, 'part206.bin', size);
+  const dest = tmp();
+  const r = await interrupt(s.url('/part206.bin'), dest, 'part206.bin', 1.2 * MiB, 'SIGINT');
+  assert.equal(r.code, 130);
+  route.throttle = undefined;
+  // The server answers the Range with 11 bytes ("status 206\n"), honestly labelled as such.
+  const kept = partBytes(path.join(dest, 'part206.bin.part'));
+  route.script = [{ status: 206, headers: { 'content-range': `bytes ${kept}-${kept + 10}/${size}` } }];
+  const rr = await runCli(['-d', dest, '--progress', 'none', '-r', '0', s.url('/part206.bin')]);
+  assert.equal(rr.code, 0, rr.stderr);
+  assert.equal(s.hits('/part206.bin').at(-1)!.answer, '200', 'a clean restart');
+  assert.equal(sha256(readFileSync(path.join(dest, 'part206.bin'))), route.sha256());
+});
+
+test('a 206 to a request that asked for no range does not loop forever', { timeout: 15_000 }, async (t) => {
+  const s = await server(t);
+  s.fixed('/odd.bin', { status: 206, headers: { 'content-range': 'bytes 0-9/100' } });
+  const dest = tmp();
+  const r = await runCli(['-d', dest, '--progress', 'none', '-r', '1', s.url('/odd.bin')]);
+  assert.equal(r.code, 1);
+  assert.ok(s.hits('/odd.bin').length <= 4, `${s.hits('/odd.bin').length} requests`);
+  assert.ok(!existsSync(path.join(dest, 'odd.bin')));
+});
+
+test('SIGINT while the endpoint is paused by Retry-After: exits at once with 130', { timeout: 15_000 }, async (t) => {
+  const s = await server(t);
+  s.route('/p1.bin', { script: [{ status: 429, retryAfter: '30' }] });
+  s.route('/p2.bin');
+  const dest = tmp();
+  const child = spawnCli(['-d', dest, '--progress', 'none', '-p', '1', s.url('/p1.bin'), s.url('/p2.bin')]);
+  const done = collect(child);
+  child.stdin!.end();
+  const t0 = Date.now();
+  while (s.hits('/p1.bin').length === 0 && Date.now() - t0 < 10_000) await sleep(10);
+  await sleep(200);
+  child.kill('SIGINT');
+  const r = await done;
+  assert.equal(r.code, 130, r.stderr);
+  assert.equal(s.hits('/p2.bin').length, 0);
+  assert.match(r.stdout, /Elapsed time/);
+});
+
+test('SIGINT with stdin still open: stops reading input, reports, exits 130', { timeout: 15_000 }, async (t) => {
+  const s = await server(t);
+  const route = s.route('/first.bin');
+  const dest = tmp();
+  const child = spawnCli(['-d', dest, '--progress', 'none']);
+  const done = collect(child);
+  child.stdin!.write(s.url('/first.bin') + '\n');
+  const t0 = Date.now();
+  while (!existsSync(path.join(dest, 'first.bin')) && Date.now() - t0 < 10_000) await sleep(10);
+  child.kill('SIGINT');
+  const r = await done;
+  child.stdin!.destroy();
+  assert.equal(r.code, 130, r.stderr);
+  assert.match(r.stdout, /1 file downloaded/);
+  assert.deepEqual(readFileSync(path.join(dest, 'first.bin')), route.body);
+});
+
+test('SIGINT twice in a row: still 130, .part kept, no stack trace', { timeout: 15_000 }, async (t) => {
+  const s = await server(t);
+  big(s, 'twice.bin', 4 * MiB);
+  const dest = tmp();
+  const child = spawnCli(['-d', dest, '--progress', 'none', s.url('/twice.bin')]);
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const done = collect(child);
+  child.stdin!.end();
+  const t0 = Date.now();
+  while (partBytes(path.join(dest, 'twice.bin.part')) < 256 * 1024 && Date.now() - t0 < 10_000) await sleep(5);
+  child.kill('SIGINT');
+  // The second one once the first was seen (two at once would merge into one signal). The first
+  // stop is quick, so the second lands either while it runs (exit at once) or after it is over.
+  while (!stderr.includes('stopping') && child.exitCode === null && Date.now() - t0 < 10_000) await sleep(1);
+  if (child.exitCode === null) child.kill('SIGINT');
+  const r = await done;
+  assert.equal(r.code, 130, r.stderr);
+  assert.doesNotMatch(r.stderr, /\n\s+at |Unhandled|internal error/);
+  assert.ok(!existsSync(path.join(dest, 'twice.bin')));
+  assert.ok(existsSync(path.join(dest, 'twice.bin.part')));
+});

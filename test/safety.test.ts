@@ -1,0 +1,289 @@
+// Nothing is ever written outside DEST: hostile input paths, Content-Disposition names, symlinks
+// and hard links planted in DEST. Also --layout tree, TLS verification and proxies.
+
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { linkSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { runCli, type CliResult } from './helpers/cli.js';
+import { startFaultServer, type FaultServer } from './helpers/faults.js';
+import { StateStore } from '../src/store/state.js';
+
+const made: string[] = [];
+const tmp = (name: string) => {
+  const dir = mkdtempSync(path.join(tmpdir(), `bulkget-${name}-`));
+  made.push(dir);
+  return dir;
+};
+after(() => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
+
+interface Report {
+  counts: { downloaded: number; unchanged: number; skipped: number; notFound: number; failed: number; invalid: number };
+  failures: { url: string; error: string; kind: string }[];
+}
+
+async function run(args: string[], opts: { stdin?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult & { report: Report }> {
+  const r = await runCli([...args, '--progress', 'none', '--report', '-'], opts);
+  let report: Report;
+  try {
+    report = JSON.parse(r.stdout) as Report;
+  } catch {
+    assert.fail(`no JSON report (exit ${r.code}):\n${r.stdout}\n${r.stderr}`);
+  }
+  assert.doesNotMatch(r.stderr, /\n\s+at |Unhandled|internal error/);
+  return { ...r, report };
+}
+
+async function server(t: { after: (fn: () => Promise<void>) => void }, tls = false): Promise<FaultServer> {
+  const s = await startFaultServer({ tls });
+  t.after(() => s.close());
+  return s;
+}
+
+/** A temp root holding DEST and, beside it, a folder that must never change. */
+function sandbox(t: { after: (fn: () => void) => void }): { root: string; dest: string; outside: string; check: () => void } {
+  const root = realpathSync(mkdtempSync(path.join(tmpdir(), 'bulkget-safety-')));
+  const dest = path.join(root, 'dest');
+  const outside = path.join(root, 'outside');
+  mkdirSync(dest);
+  mkdirSync(outside);
+  writeFileSync(path.join(outside, 'victim.txt'), 'precious');
+  t.after(() => rmSync(root, { recursive: true, force: true }));
+  return {
+    root,
+    dest,
+    outside,
+    check: () => {
+      assert.deepEqual(readdirSync(root).sort(), ['dest', 'outside'], 'nothing new beside DEST');
+      assert.deepEqual(readdirSync(outside), ['victim.txt'], 'nothing new outside DEST');
+      assert.equal(readFileSync(path.join(outside, 'victim.txt'), 'utf8'), 'precious', 'the outside file is untouched');
+    },
+  };
+}
+
+test('input paths that are absolute or climb out of DEST are invalid and never requested', async (t) => {
+  const s = await server(t);
+  const sb = sandbox(t);
+  const ok = s.route('/ok.bin');
+  s.route('/evil.bin');
+  const lines = [
+    `${s.url('/evil.bin')} ../evil.bin`,
+    `${s.url('/evil.bin')} ../outside/victim.txt`,
+    `${s.url('/evil.bin')} /abs.bin`,
+    `${s.url('/evil.bin')} ${path.join(sb.outside, 'victim.txt')}`,
+    `${s.url('/evil.bin')} sub/../../evil.bin`,
+    `${s.url('/evil.bin')} sub\\..\\..\\evil.bin`,
+    `${s.url('/evil.bin')} .bulkget/lock`,
+    JSON.stringify({ url: s.url('/evil.bin'), out: '../json-evil.bin' }),
+    `${s.url('/ok.bin')} nested/ok.bin`,
+  ];
+  const r = await run(['-d', sb.dest], { stdin: lines.join('\n') });
+  assert.equal(r.code, 1);
+  assert.equal(r.report.counts.invalid, 8);
+  assert.equal(r.report.counts.downloaded, 1);
+  assert.equal(s.hits('/evil.bin').length, 0);
+  assert.deepEqual(readFileSync(path.join(sb.dest, 'nested', 'ok.bin')), ok.body);
+  sb.check();
+});
+
+test('hostile Content-Disposition names stay inside DEST', async (t) => {
+  const s = await server(t);
+  const sb = sandbox(t);
+  const cases: [string, string, string][] = [
+    // [url path, Content-Disposition, expected name in DEST]
+    ['/cd1', 'attachment; filename="../../evil.txt"', 'evil.txt'],
+    ['/cd2', 'attachment; filename="/etc/x"', 'x'],
+    ['/cd3', "attachment; filename*=UTF-8''..%2F..%2Fevil2.txt", 'evil2.txt'],
+    ['/cd4', 'attachment; filename="C:\\\\evil\\\\win.txt"', 'win.txt'],
+    ['/cd5', 'attachment; filename=".."', 'cd5'],
+    ['/cd6', 'attachment; filename="con.txt"', '_con.txt'],
+    ['/cd7', 'attachment; filename="tab\there.txt"', 'tab_here.txt'],
+  ];
+  const bodies = new Map<string, Buffer>();
+  for (const [p, cd] of cases) bodies.set(p, s.route(p, { headers: { 'content-disposition': cd } }).body);
+  const r = await run(['-d', sb.dest, '--content-disposition'], { stdin: cases.map(([p]) => s.url(p)).join('\n') });
+  assert.equal(r.code, 0, r.stderr + JSON.stringify(r.report.failures));
+  for (const [p, , name] of cases) assert.deepEqual(readFileSync(path.join(sb.dest, name)), bodies.get(p), `${p} -> ${name}`);
+  assert.deepEqual(readdirSync(sb.dest).sort(), ['.bulkget', ...cases.map((c) => c[2])].sort());
+  sb.check();
+});
+
+test('a Content-Disposition naming .bulkget does not touch bulkget\'s records', async (t) => {
+  const s = await server(t);
+  const sb = sandbox(t);
+  const route = s.route('/records', { headers: { 'content-disposition': 'attachment; filename=".bulkget"' } });
+  const r = await run(['-d', sb.dest, '--content-disposition'], { stdin: s.url('/records') });
+  assert.equal(r.code, 0, r.stderr + JSON.stringify(r.report.failures));
+  assert.ok(lstatSync(path.join(sb.dest, '.bulkget')).isDirectory());
+  const written = readdirSync(sb.dest).filter((f) => f !== '.bulkget');
+  assert.equal(written.length, 1);
+  assert.deepEqual(readFileSync(path.join(sb.dest, written[0]!)), route.body);
+  sb.check();
+});
+
+test('a sub-folder of DEST that is a symlink out of DEST is not followed', async (t) => {
+  const s = await server(t);
+  const sb = sandbox(t);
+  s.route('/a.bin');
+  symlinkSync(sb.outside, path.join(sb.dest, 'sub'));
+  // The tree layout's host folder, planted as a symlink too.
+  symlinkSync(sb.outside, path.join(sb.dest, `127.0.0.1_${s.port}`));
+  const r = await run(['-d', sb.dest, '--layout', 'tree'], { stdin: [`${s.url('/a.bin')} sub/a.bin`, `${s.url('/a.bin')} sub/deeper/a.bin`, s.url('/a.bin')].join('\n') });
+  assert.equal(r.code, 1);
+  assert.equal(r.report.counts.failed, 3);
+  for (const f of r.report.failures) assert.match(f.error, /symlink/);
+  sb.check();
+});
+
+test('a planted .part symlink, final-name symlink or hard-linked .part is never written through', async (t) => {
+  const s = await server(t);
+  const sb = sandbox(t);
+  const victim = path.join(sb.outside, 'victim.txt');
+  const p = s.route('/p.bin', { size: 2 << 20 });
+  const q = s.route('/q.bin');
+  const r2 = s.route('/r.bin', { size: 2 << 20 });
+  const h = s.route('/h.bin', { size: 2 << 20 });
+  symlinkSync(victim, path.join(sb.dest, 'p.bin.part'));
+  symlinkSync(victim, path.join(sb.dest, 'q.bin'));
+  // r.bin.part and h.bin.part come with a resume record, as an interrupted run would leave them.
+  symlinkSync(victim, path.join(sb.dest, 'r.bin.part'));
+  linkSync(victim, path.join(sb.dest, 'h.bin.part'));
+  mkdirSync(path.join(sb.dest, '.bulkget'));
+  const state = await StateStore.open(sb.dest);
+  state.recordPart('r.bin', s.url('/r.bin'), { etag: r2.etag, size: r2.body.length });
+  state.recordPart('h.bin', s.url('/h.bin'), { etag: h.etag, size: h.body.length });
+  await state.close();
+
+  const r = await run(['-d', sb.dest], { stdin: ['/p.bin', '/q.bin', '/r.bin', '/h.bin'].map((x) => s.url(x)).join('\n') });
+  assert.equal(r.code, 0, r.stderr + JSON.stringify(r.report.failures));
+  for (const [name, route] of [['p.bin', p], ['q.bin', q], ['r.bin', r2], ['h.bin', h]] as const) {
+    assert.ok(lstatSync(path.join(sb.dest, name)).isFile(), `${name} is a regular file`);
+    assert.deepEqual(readFileSync(path.join(sb.dest, name)), route.body, name);
+  }
+  assert.equal(s.hits('/r.bin')[0]!.headers.range, undefined, 'no resume through a symlink');
+  sb.check();
+});
+
+test('--layout tree mirrors host_port/path; encoded separators stay inside one segment', async (t) => {
+  const s = await server(t);
+  const sb = sandbox(t);
+  const a = s.route('/a/b/c.bin');
+  const idx = s.route('/dir/');
+  const enc = s.route('/x/..%2F..%2Fevil.bin');
+  const r = await run(['-d', sb.dest, '--layout', 'tree'], { stdin: [s.url('/a/b/c.bin'), s.url('/dir/'), s.url('/x/..%2F..%2Fevil.bin')].join('\n') });
+  assert.equal(r.code, 0, r.stderr + JSON.stringify(r.report.failures));
+  const host = `127.0.0.1_${s.port}`;
+  assert.deepEqual(readFileSync(path.join(sb.dest, host, 'a', 'b', 'c.bin')), a.body);
+  assert.deepEqual(readFileSync(path.join(sb.dest, host, 'dir', 'index.html')), idx.body);
+  assert.deepEqual(readdirSync(path.join(sb.dest, host, 'x')), ['.._.._evil.bin']);
+  assert.deepEqual(readFileSync(path.join(sb.dest, host, 'x', '.._.._evil.bin')), enc.body);
+  sb.check();
+});
+
+test('TLS is verified; -k accepts a self-signed certificate', async (t) => {
+  const s = await server(t, true);
+  const route = s.route('/tls.bin');
+  const dest = tmp('tls');
+  const refused = await run(['-d', dest, '-r', '0'], { stdin: s.url('/tls.bin') });
+  assert.equal(refused.code, 1);
+  assert.match(refused.report.failures[0]!.error, /certificate|self-signed|-k/i);
+  assert.equal(s.hits('/tls.bin').length, 0);
+  const ok = await run(['-d', dest, '-k'], { stdin: s.url('/tls.bin') });
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.deepEqual(readFileSync(path.join(dest, 'tls.bin')), route.body);
+});
+
+/** A tiny forward proxy: absolute-form requests for http targets, CONNECT tunnels for https. */
+async function startProxy(t: { after: (fn: () => Promise<void>) => void }): Promise<{ url: string; seen: string[] }> {
+  const seen: string[] = [];
+  const sockets = new Set<net.Socket>();
+  const srv = http.createServer((req, res) => {
+    seen.push(`${req.method} ${req.url}`);
+    let target: URL;
+    try {
+      target = new URL(req.url ?? '');
+    } catch {
+      res.writeHead(400);
+      res.end('absolute-form only\n');
+      return;
+    }
+    const up = http.request(
+      { host: target.hostname, port: target.port, path: target.pathname + target.search, method: req.method, headers: req.headers },
+      (ur) => {
+        res.writeHead(ur.statusCode ?? 502, ur.headers);
+        ur.pipe(res);
+      },
+    );
+    up.on('error', () => res.destroy());
+    req.pipe(up);
+  });
+  srv.on('connect', (req: http.IncomingMessage, client: net.Socket, head: Buffer) => {
+    seen.push(`CONNECT ${req.url}`);
+    const [host, port] = (req.url ?? '').split(':');
+    const up = net.connect(Number(port), host!, () => {
+      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      if (head.length) up.write(head);
+      up.pipe(client);
+      client.pipe(up);
+    });
+    sockets.add(up);
+    up.on('error', () => client.destroy());
+    client.on('error', () => up.destroy());
+  });
+  srv.on('connection', (sock) => {
+    sockets.add(sock);
+    sock.once('close', () => sockets.delete(sock));
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  t.after(
+    () =>
+      new Promise<void>((r) => {
+        for (const sock of sockets) sock.destroy();
+        srv.close(() => r());
+      }),
+  );
+  return { url: `http://127.0.0.1:${(srv.address() as net.AddressInfo).port}`, seen };
+}
+
+test('--proxy and HTTP_PROXY carry http requests in absolute form; NO_PROXY bypasses them', async (t) => {
+  const s = await server(t);
+  const proxy = await startProxy(t);
+  const route = s.route('/px.bin');
+  const dest = tmp('proxy');
+  const env = { HTTP_PROXY: '', HTTPS_PROXY: '', NO_PROXY: '', http_proxy: '', https_proxy: '', no_proxy: '' };
+
+  const viaOption = await run(['-d', dest, '--proxy', proxy.url, '--if-exists', 'overwrite'], { stdin: s.url('/px.bin'), env });
+  assert.equal(viaOption.code, 0, viaOption.stderr);
+  assert.deepEqual(proxy.seen, [`GET ${s.url('/px.bin')}`]);
+  assert.deepEqual(readFileSync(path.join(dest, 'px.bin')), route.body);
+
+  const viaEnv = await run(['-d', dest, '--if-exists', 'overwrite'], { stdin: s.url('/px.bin'), env: { ...env, HTTP_PROXY: proxy.url } });
+  assert.equal(viaEnv.code, 0, viaEnv.stderr);
+  assert.equal(proxy.seen.length, 2);
+
+  const bypass = await run(['-d', dest, '--if-exists', 'overwrite'], { stdin: s.url('/px.bin'), env: { ...env, HTTP_PROXY: proxy.url, NO_PROXY: 'localhost,127.0.0.1' } });
+  assert.equal(bypass.code, 0, bypass.stderr);
+  assert.equal(proxy.seen.length, 2, 'NO_PROXY: the proxy saw nothing');
+  assert.equal(s.hits('/px.bin').length, 3);
+
+  // --proxy overrides NO_PROXY.
+  const forced = await run(['-d', dest, '--if-exists', 'overwrite', '--proxy', proxy.url], { stdin: s.url('/px.bin'), env: { ...env, NO_PROXY: '*' } });
+  assert.equal(forced.code, 0, forced.stderr);
+  assert.equal(proxy.seen.length, 3);
+});
+
+test('https through HTTPS_PROXY goes through a CONNECT tunnel, TLS end to end', async (t) => {
+  const s = await server(t, true);
+  const proxy = await startProxy(t);
+  const route = s.route('/tunnel.bin');
+  const dest = tmp('proxy');
+  const r = await run(['-d', dest, '-k'], { stdin: s.url('/tunnel.bin'), env: { HTTPS_PROXY: proxy.url, NO_PROXY: '', no_proxy: '' } });
+  assert.equal(r.code, 0, r.stderr + JSON.stringify(r.report.failures));
+  assert.deepEqual(proxy.seen, [`CONNECT 127.0.0.1:${s.port}`]);
+  assert.deepEqual(readFileSync(path.join(dest, 'tunnel.bin')), route.body);
+});
