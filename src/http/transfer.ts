@@ -82,6 +82,7 @@ class Final extends Error {
 class Restart extends Error {}
 
 const SMALL_BODY = 1 << 20; // bodies at most this big need no resume record
+const BATCH_LIMIT = 8 << 20; // bytes gathered behind a pending write before the body is paused
 
 interface Resume {
   offset: number;
@@ -422,7 +423,7 @@ function readSmallBody(
   });
 }
 
-async function writeBody(
+function writeBody(
   res: Dispatcher.ResponseData,
   fh: FileHandle,
   offset: number,
@@ -431,20 +432,62 @@ async function writeBody(
   result: ItemResult,
   maxFilesize: number,
 ): Promise<number> {
-  let written = offset;
-  const stats = ctx.stats;
-  for await (const chunk of res.body as AsyncIterable<Buffer>) {
-    written += chunk.length;
-    stats.bytes += chunk.length;
-    result.bytes += chunk.length;
-    if (maxFilesize > 0 && written > maxFilesize) {
-      res.body.destroy();
-      throw new Final('failed', `file grew past --max-filesize (${maxFilesize} bytes)`);
-    }
-    hash?.update(chunk);
-    await fh.write(chunk);
-  }
-  return written;
+  // Chunks that arrive while a write is under way are gathered and written together with one
+  // writev: one thread-pool round trip per batch instead of per 64 KiB chunk (an await per
+  // chunk held big files to about a third of the peers' MB/s). The body is paused only when a
+  // batch grows past BATCH_LIMIT, so memory stays bounded whatever the file size.
+  return new Promise<number>((resolve, reject) => {
+    const stats = ctx.stats;
+    const body = res.body;
+    let written = offset;
+    let batch: Buffer[] = [];
+    let batchBytes = 0;
+    let writing = false;
+    let ended = false;
+    let failed = false;
+    const fail = (err: Error) => {
+      if (failed) return;
+      failed = true;
+      body.destroy();
+      reject(err);
+    };
+    const flush = () => {
+      if (writing || failed) return;
+      if (batch.length === 0) {
+        if (ended) resolve(written);
+        return;
+      }
+      const bufs = batch;
+      batch = [];
+      batchBytes = 0;
+      writing = true;
+      fh.writev(bufs).then(() => {
+        writing = false;
+        if (body.isPaused() && !ended) body.resume();
+        flush();
+      }, fail);
+    };
+    body.on('data', (chunk: Buffer) => {
+      if (failed) return;
+      written += chunk.length;
+      stats.bytes += chunk.length;
+      result.bytes += chunk.length;
+      if (maxFilesize > 0 && written > maxFilesize) {
+        fail(new Final('failed', `file grew past --max-filesize (${maxFilesize} bytes)`));
+        return;
+      }
+      hash?.update(chunk);
+      batch.push(chunk);
+      batchBytes += chunk.length;
+      if (!writing) flush();
+      else if (batchBytes > BATCH_LIMIT) body.pause();
+    });
+    body.once('end', () => {
+      ended = true;
+      flush();
+    });
+    body.once('error', fail);
+  });
 }
 
 async function hashFile(path: string, hash: Hash): Promise<void> {
