@@ -3,23 +3,16 @@
 
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import net from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { runCli, type CliResult } from './helpers/cli.js';
 import { startFaultServer, type FaultServer } from './helpers/faults.js';
+import { tempDirs } from './helpers/tmp.js';
 
-const made: string[] = [];
-const tmp = () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'bulkget-faults-'));
-  made.push(dir);
-  return dir;
-};
-after(() => {
-  for (const dir of made) rmSync(dir, { recursive: true, force: true });
-});
+const tmp = tempDirs('faults');
 
 interface Report {
   counts: { downloaded: number; unchanged: number; skipped: number; notFound: number; failed: number; invalid: number };

@@ -4,23 +4,16 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { collect, runCli, spawnCli, type CliResult } from './helpers/cli.js';
 import { startFaultServer, type FaultServer } from './helpers/faults.js';
 import { sleep } from './helpers/server.js';
+import { tempDirs } from './helpers/tmp.js';
 
-const made: string[] = [];
-const tmp = () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'bulkget-policies-'));
-  made.push(dir);
-  return dir;
-};
-after(() => {
-  for (const dir of made) rmSync(dir, { recursive: true, force: true });
-});
+const tmp = tempDirs('policies');
 const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
 interface Report {

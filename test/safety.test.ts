@@ -11,16 +11,9 @@ import path from 'node:path';
 import { runCli, type CliResult } from './helpers/cli.js';
 import { startFaultServer, type FaultServer } from './helpers/faults.js';
 import { StateStore } from '../src/store/state.js';
+import { tempDirs } from './helpers/tmp.js';
 
-const made: string[] = [];
-const tmp = (name: string) => {
-  const dir = mkdtempSync(path.join(tmpdir(), `bulkget-${name}-`));
-  made.push(dir);
-  return dir;
-};
-after(() => {
-  for (const dir of made) rmSync(dir, { recursive: true, force: true });
-});
+const tmp = tempDirs('safety');
 
 interface Report {
   counts: { downloaded: number; unchanged: number; skipped: number; notFound: number; failed: number; invalid: number };

@@ -4,6 +4,7 @@
 
 import { parseSuffix, withSuffix } from './naming.js';
 import { collectGarbage } from './reclaim.js';
+import { fmix32 } from '../input/shard.js';
 
 // --- hashing ---------------------------------------------------------------------------------
 // Two 32-bit lanes built differently (a murmur3-style round and a multiply-xorshift round), so a
@@ -30,15 +31,6 @@ function hUnit(c: number): void {
 
 function hString(s: string): void {
   for (let i = 0; i < s.length; i++) hUnit(s.charCodeAt(i));
-}
-
-function fmix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
 }
 
 function hEnd(len: number): void {

@@ -1,0 +1,19 @@
+// Temporary folders for one test file, removed when the file's tests are done.
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after } from 'node:test';
+
+/** A factory of fresh temp folders named bulkget-PREFIX-…, all removed after the file's tests. */
+export function tempDirs(prefix: string): (name?: string) => string {
+  const made: string[] = [];
+  after(() => {
+    for (const dir of made) rmSync(dir, { recursive: true, force: true });
+  });
+  return (name?: string) => {
+    const dir = mkdtempSync(path.join(tmpdir(), `bulkget-${name ?? prefix}-`));
+    made.push(dir);
+    return dir;
+  };
+}
