@@ -486,7 +486,25 @@ function writeBody(
       ended = true;
       flush();
     });
-    body.once('error', fail);
+    // A transport error mid-body: the bytes already received are good, so they still go to the
+    // .part before the attempt fails, and the retry's Range starts right after them (no byte is
+    // fetched twice).
+    body.once('error', (err: Error) => {
+      if (failed) return;
+      const finish = () => {
+        if (failed) return;
+        if (writing) {
+          setImmediate(finish);
+          return;
+        }
+        const rest = batch;
+        batch = [];
+        if (rest.length === 0) return fail(err);
+        writing = true;
+        fh.writev(rest).then(() => fail(err), fail);
+      };
+      finish();
+    });
   });
 }
 
