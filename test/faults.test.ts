@@ -8,31 +8,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import net from 'node:net';
 import { gzipSync } from 'node:zlib';
-import { runCli, type CliResult } from './helpers/cli.js';
+import { runWithReport } from './helpers/cli.js';
 import { startFaultServer, type FaultServer } from './helpers/faults.js';
 import { tempDirs } from './helpers/tmp.js';
 
 const tmp = tempDirs('faults');
 
-interface Report {
-  counts: { downloaded: number; unchanged: number; skipped: number; notFound: number; failed: number; invalid: number };
-  bytes: number;
-  retries: number;
-  failures: { url: string; status: number | null; error: string; attempts: number; kind: string }[];
-}
 
-/** Runs the CLI with a JSON report on stdout. */
-async function run(args: string[], stdin = ''): Promise<CliResult & { report: Report }> {
-  const r = await runCli([...args, '--progress', 'none', '--report', '-'], { stdin });
-  let report: Report;
-  try {
-    report = JSON.parse(r.stdout) as Report;
-  } catch {
-    assert.fail(`no JSON report (exit ${r.code}):\n${r.stdout}\n${r.stderr}`);
-  }
-  assert.doesNotMatch(r.stderr, /\n\s+at |Unhandled|internal error/, 'no stack trace or internal error');
-  return { ...r, report };
-}
+const run = (args: string[], stdin = '') => runWithReport(args, { stdin });
 
 async function server(t: { after: (fn: () => Promise<void>) => void }): Promise<FaultServer> {
   const s = await startFaultServer();

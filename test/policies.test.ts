@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, utimesSync,
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { collect, runCli, spawnCli, type CliResult } from './helpers/cli.js';
+import { collect, runCli, runWithReport, spawnCli } from './helpers/cli.js';
 import { startFaultServer, type FaultServer } from './helpers/faults.js';
 import { sleep } from './helpers/server.js';
 import { tempDirs } from './helpers/tmp.js';
@@ -16,22 +16,8 @@ import { tempDirs } from './helpers/tmp.js';
 const tmp = tempDirs('policies');
 const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
-interface Report {
-  counts: { downloaded: number; unchanged: number; skipped: number; notFound: number; failed: number; invalid: number };
-  bytes: number;
-  failures: { url: string; error: string; kind: string }[];
-}
 
-async function run(args: string[], stdin = ''): Promise<CliResult & { report: Report }> {
-  const r = await runCli([...args, '--progress', 'none', '--report', '-'], { stdin });
-  let report: Report;
-  try {
-    report = JSON.parse(r.stdout) as Report;
-  } catch {
-    assert.fail(`no JSON report (exit ${r.code}):\n${r.stdout}\n${r.stderr}`);
-  }
-  return { ...r, report };
-}
+const run = (args: string[], stdin = '') => runWithReport(args, { stdin });
 
 async function server(t: { after: (fn: () => Promise<void>) => void }): Promise<FaultServer> {
   const s = await startFaultServer();

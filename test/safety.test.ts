@@ -8,29 +8,15 @@ import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { runCli, type CliResult } from './helpers/cli.js';
+import { runWithReport } from './helpers/cli.js';
 import { startFaultServer, type FaultServer } from './helpers/faults.js';
 import { StateStore } from '../src/store/state.js';
 import { tempDirs } from './helpers/tmp.js';
 
 const tmp = tempDirs('safety');
 
-interface Report {
-  counts: { downloaded: number; unchanged: number; skipped: number; notFound: number; failed: number; invalid: number };
-  failures: { url: string; error: string; kind: string }[];
-}
 
-async function run(args: string[], opts: { stdin?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult & { report: Report }> {
-  const r = await runCli([...args, '--progress', 'none', '--report', '-'], opts);
-  let report: Report;
-  try {
-    report = JSON.parse(r.stdout) as Report;
-  } catch {
-    assert.fail(`no JSON report (exit ${r.code}):\n${r.stdout}\n${r.stderr}`);
-  }
-  assert.doesNotMatch(r.stderr, /\n\s+at |Unhandled|internal error/);
-  return { ...r, report };
-}
+const run = (args: string[], opts: { stdin?: string; env?: NodeJS.ProcessEnv } = {}) => runWithReport(args, opts);
 
 async function server(t: { after: (fn: () => Promise<void>) => void }, tls = false): Promise<FaultServer> {
   const s = await startFaultServer({ tls });

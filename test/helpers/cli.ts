@@ -1,5 +1,6 @@
 // Runs the bulkget CLI as a child process (from source, through tsx), the way a user would.
 
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
@@ -44,4 +45,35 @@ export async function runCli(
   const done = collect(child);
   child.stdin!.end(opts.stdin ?? '');
   return done;
+}
+
+/** The JSON report of SPEC.md, as the tests read it. */
+export interface JsonReport {
+  version: string;
+  startedAt: string;
+  elapsedMs: number;
+  limits: { total: number; perHost: number };
+  counts: { downloaded: number; unchanged: number; skipped: number; notFound: number; failed: number; invalid: number };
+  bytes: number;
+  retries: number;
+  failures: { url: string; status?: number | null; error: string; attempts: number; kind: string; source?: string; line?: number }[];
+}
+
+/**
+ * Runs the CLI with `--report -` (JSON on stdout) and no progress; fails the test when there is
+ * no report or stderr shows a stack trace or an internal error.
+ */
+export async function runWithReport(
+  args: string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; stdin?: string } = {},
+): Promise<CliResult & { report: JsonReport }> {
+  const r = await runCli([...args, '--progress', 'none', '--report', '-'], opts);
+  let report: JsonReport;
+  try {
+    report = JSON.parse(r.stdout) as JsonReport;
+  } catch {
+    assert.fail(`no JSON report (exit ${r.code}):\n${r.stdout}\n${r.stderr}`);
+  }
+  assert.doesNotMatch(r.stderr, /\n\s+at |Unhandled|internal error/, 'no stack trace or internal error');
+  return { ...r, report };
 }
