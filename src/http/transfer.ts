@@ -18,6 +18,7 @@ import { PathError, commitPart, discardPart, fileExists, openPart, partSize, wri
 import type { StateStore } from '../store/state.js';
 import type { NameAllocator } from '../store/fingerprint.js';
 import { sanitizeDispositionName } from '../store/naming.js';
+import { collectGarbage } from '../store/reclaim.js';
 import { RETRYABLE_STATUS, backoffMs, describeError, isRetryableError, parseRetryAfter } from './retry.js';
 
 export type IfExists = 'skip' | 'update' | 'overwrite';
@@ -82,7 +83,8 @@ class Final extends Error {
 class Restart extends Error {}
 
 const SMALL_BODY = 1 << 20; // bodies at most this big need no resume record
-const BATCH_LIMIT = 8 << 20; // bytes gathered behind a pending write before the body is paused
+const BATCH_LIMIT = 2 << 20;
+const RECLAIM_EVERY = 8 << 20; // bytes gathered behind a pending write before the body is paused
 
 interface Resume {
   offset: number;
@@ -445,6 +447,7 @@ function writeBody(
     let writing = false;
     let ended = false;
     let failed = false;
+    let reclaimIn = RECLAIM_EVERY;
     const fail = (err: Error) => {
       if (failed) return;
       failed = true;
@@ -458,11 +461,16 @@ function writeBody(
         return;
       }
       const bufs = batch;
+      const bufsBytes = batchBytes;
       batch = [];
       batchBytes = 0;
       writing = true;
       fh.writev(bufs).then(() => {
         writing = false;
+        if ((reclaimIn -= bufsBytes) <= 0) {
+          reclaimIn = RECLAIM_EVERY;
+          collectGarbage('minor');
+        }
         if (body.isPaused() && !ended) body.resume();
         flush();
       }, fail);

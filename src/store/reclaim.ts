@@ -10,16 +10,21 @@
 import v8 from 'node:v8';
 import vm from 'node:vm';
 
-let gcFn: (() => void) | null | undefined;
+let gcFn: ((o?: { type: 'major' | 'minor' }) => void) | null | undefined;
 
-export function collectGarbage(): void {
+/**
+ * `minor` collects only the young generation: enough to free the Buffers of body chunks already
+ * written, whose JS objects are tiny (the young generation itself would fill only after
+ * gigabytes of body, and until then every chunk's memory stays resident).
+ */
+export function collectGarbage(type: 'major' | 'minor' = 'major'): void {
   if (gcFn === undefined) {
     try {
       v8.setFlagsFromString('--expose-gc');
-      gcFn = vm.runInNewContext('gc') as () => void;
+      gcFn = vm.runInNewContext('gc') as (o?: { type: 'major' | 'minor' }) => void;
     } catch {
       gcFn = null;
     }
   }
-  gcFn?.();
+  gcFn?.({ type });
 }
