@@ -105,7 +105,11 @@ export async function runDownloads(cfg: RunConfig): Promise<RunOutcome> {
   // The proxy decision is per endpoint; remember it so the per-request path costs a lookup.
   const proxies = new Map<string, URL | undefined>();
   const proxyOf = (origin: string): URL | undefined => {
-    if (!proxies.has(origin)) proxies.set(origin, proxyFor(new URL(origin), cfg.proxy));
+    if (!proxies.has(origin)) {
+      // Bounded: a list spread over a million hosts must not keep a million entries.
+      if (proxies.size >= 10_000) proxies.clear();
+      proxies.set(origin, proxyFor(new URL(origin), cfg.proxy));
+    }
     return proxies.get(origin);
   };
   const pool = new ConnectionPool({
