@@ -53,9 +53,11 @@ Examples:
   bulkget flags -s DELAY -l 3      # three at a time against the delayed server
 ${EXIT_HELP}`;
 
+/** Repeatable options gather their values in order. */
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
 /** Options every downloading command takes. */
 function addDownloadOptions(cmd: Command): Command {
-  const collect = (v: string, prev: string[] = []) => [...prev, v];
   return cmd
     .option('-d, --dest <dir>', 'destination folder', 'downloads')
     .option('-l, --limit <n>', 'at most N connections in total (0 = no limit)', '100')
@@ -110,7 +112,7 @@ export async function main(io: CliIO): Promise<number> {
       .command('get', { isDefault: true })
       .description('download URLs (the default command)')
       .argument('[URL...]', 'URLs to download')
-      .option('-i, --input <file>', 'read URLs from FILE, - for stdin (repeatable)', (v: string, p: string[] = []) => [...p, v]),
+      .option('-i, --input <file>', 'read URLs from FILE, - for stdin (repeatable)', collect),
   ).addHelpText('after', GET_EXAMPLES);
   get.action((urls: string[], opts: Opts) => {
     action = () => runGet(urls, opts, io);

@@ -5,7 +5,6 @@
 
 import { Client } from 'undici';
 import { setMaxListeners } from 'node:events';
-import type { Readable } from 'node:stream';
 import { EventBus, newStats, type Item, type RawLine, type RunStats } from './types.js';
 import { ItemMaker, type Layout } from './items.js';
 import { ConnectionPool, PoolClosedError } from './pool/pool.js';
@@ -346,4 +345,3 @@ async function dryRun(cfg: RunConfig, maker: ItemMaker, bus: EventBus, stats: Ru
   return { stats, interrupted: false, exitCode: stats.invalid > 0 ? 1 : 0 };
 }
 
-export type { Readable };
