@@ -3,7 +3,7 @@
 // Input is pulled only while the window of started-but-unfinished items has room, so a list of
 // ten million lines streams through in bounded memory and the first download starts at once.
 
-import { Client } from 'undici';
+import { Client } from './http/undici.js';
 import { setMaxListeners } from 'node:events';
 import { EventBus, newStats, type Item, type RawLine, type RunStats } from './types.js';
 import { ItemMaker, type Layout } from './items.js';

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { appendFileSync, existsSync, lstatSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, symlinkSync, linkSync, writeFileSync, mkdirSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, writeSync, lstatSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, symlinkSync, linkSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DestError, PathError, SafeDirs, commitPart, discardPart, fileExists, openPart, partSize, prepareDest } from '../src/store/paths.js';
@@ -78,21 +78,50 @@ test('SafeDirs: creates parents, refuses a symlinked folder and a file in the wa
   outsideUnchanged(outside);
 });
 
+test('SafeDirs.place: a folder is fresh only when it held nothing of the user\'s', async (t) => {
+  // Fresh folders skip the lstat of each file and its .part, so a wrong "fresh" would overwrite
+  // a file that --if-exists skip must keep, or ignore a .part that should be resumed.
+  const { dest } = sandbox(t);
+  mkdirSync(join(dest, '.bulkget'));
+  mkdirSync(join(dest, 'empty'));
+  mkdirSync(join(dest, 'full'));
+  writeFileSync(join(dest, 'full', 'old.bin'), 'x');
+  mkdirSync(join(dest, 'onlypart'));
+  writeFileSync(join(dest, 'onlypart', 'f.bin.part'), 'x');
+  const dirs = new SafeDirs(dest);
+  // DEST holds only bulkget's own folder plus the ones above: not fresh.
+  assert.deepEqual(await dirs.place('top.bin'), { abs: join(dest, 'top.bin'), fresh: false });
+  assert.equal((await dirs.place('empty/a.bin')).fresh, true);
+  assert.equal((await dirs.place('made/by/run.bin')).fresh, true); // created by this run
+  assert.equal((await dirs.place('full/new.bin')).fresh, false);
+  assert.equal((await dirs.place('onlypart/f.bin')).fresh, false);
+  // Asked again (from the cache of verified folders): the same answers.
+  assert.equal((await dirs.place('empty/b.bin')).fresh, true);
+  assert.equal((await dirs.place('full/other.bin')).fresh, false);
+
+  const bare = sandbox(t).dest;
+  mkdirSync(join(bare, '.bulkget'));
+  assert.equal((await new SafeDirs(bare).place('x.bin')).fresh, true); // only .bulkget: fresh
+  const one = sandbox(t).dest;
+  writeFileSync(join(one, 'x.bin'), 'mine');
+  assert.equal((await new SafeDirs(one).place('x.bin')).fresh, false);
+});
+
 test('openPart: a planted .part symlink is never written through', async (t) => {
   const { dest, outside } = sandbox(t);
   const abs = join(dest, 'file.bin');
   symlinkSync(join(outside, 'victim.txt'), abs + '.part');
 
-  await assert.rejects(openPart(abs, 'append'), (err: NodeJS.ErrnoException) => {
+  assert.throws(() => openPart(abs, 'append'), (err: NodeJS.ErrnoException) => {
     assert.equal(err.code, 'ELOOP');
     return true;
   });
   outsideUnchanged(outside);
 
   // A fresh start replaces the link with a real file.
-  const fh = await openPart(abs, 'truncate');
-  await fh.write('new bytes');
-  await fh.close();
+  const fh = openPart(abs, 'truncate');
+  writeSync(fh, 'new bytes');
+  closeSync(fh);
   assert.ok(lstatSync(abs + '.part').isFile());
   assert.equal(readFileSync(abs + '.part', 'utf8'), 'new bytes');
   outsideUnchanged(outside);
@@ -102,33 +131,33 @@ test('openPart: a hard-linked .part is not appended to; truncate gets a new inod
   const { dest, outside } = sandbox(t);
   const abs = join(dest, 'h.bin');
   linkSync(join(outside, 'victim.txt'), abs + '.part');
-  await assert.rejects(openPart(abs, 'append'), PathError);
-  const fh = await openPart(abs, 'truncate');
-  await fh.write('mine');
-  await fh.close();
+  assert.throws(() => openPart(abs, 'append'), PathError);
+  const fh = openPart(abs, 'truncate');
+  writeSync(fh, 'mine');
+  closeSync(fh);
   outsideUnchanged(outside);
 });
 
 test('openPart append, partSize, discardPart', async (t) => {
   const { dest, outside } = sandbox(t);
   const abs = join(dest, 'r.bin');
-  assert.equal(await partSize(abs), -1);
-  let fh = await openPart(abs, 'truncate');
-  await fh.write('12345');
-  await fh.close();
-  assert.equal(await partSize(abs), 5);
-  fh = await openPart(abs, 'append');
-  await fh.write('678');
-  await fh.close();
+  assert.equal(partSize(abs), -1);
+  let fh = openPart(abs, 'truncate');
+  writeSync(fh, '12345');
+  closeSync(fh);
+  assert.equal(partSize(abs), 5);
+  fh = openPart(abs, 'append');
+  writeSync(fh, '678');
+  closeSync(fh);
   assert.equal(readFileSync(abs + '.part', 'utf8'), '12345678');
-  assert.equal(await partSize(abs), 8);
-  await discardPart(abs);
-  assert.equal(await partSize(abs), -1);
-  await discardPart(abs); // nothing there: fine
+  assert.equal(partSize(abs), 8);
+  discardPart(abs);
+  assert.equal(partSize(abs), -1);
+  discardPart(abs); // nothing there: fine
 
   // A symlinked .part counts as absent and is removed.
   symlinkSync(join(outside, 'victim.txt'), abs + '.part');
-  assert.equal(await partSize(abs), -1);
+  assert.equal(partSize(abs), -1);
   assert.equal(existsSync(abs + '.part'), false);
   outsideUnchanged(outside);
 });
@@ -137,26 +166,26 @@ test('commitPart replaces a symlink at the final name; fileExists', async (t) =>
   const { dest, outside } = sandbox(t);
   const abs = join(dest, 'final.txt');
   symlinkSync(join(outside, 'victim.txt'), abs);
-  assert.equal(await fileExists(abs), false); // a symlink is not our file
+  assert.equal(fileExists(abs), false); // a symlink is not our file
 
-  const fh = await openPart(abs, 'truncate');
-  await fh.write('downloaded');
-  await fh.close();
-  await commitPart(abs);
+  const fh = openPart(abs, 'truncate');
+  writeSync(fh, 'downloaded');
+  closeSync(fh);
+  commitPart(abs);
   assert.ok(lstatSync(abs).isFile());
   assert.equal(readFileSync(abs, 'utf8'), 'downloaded');
   assert.equal(existsSync(abs + '.part'), false);
-  assert.equal(await fileExists(abs), true);
+  assert.equal(fileExists(abs), true);
   outsideUnchanged(outside);
 
   // Committing under another name (Content-Disposition).
-  const fh2 = await openPart(abs, 'truncate');
-  await fh2.write('other');
-  await fh2.close();
-  await commitPart(abs, join(dest, 'renamed.txt'));
+  const fh2 = openPart(abs, 'truncate');
+  writeSync(fh2, 'other');
+  closeSync(fh2);
+  commitPart(abs, join(dest, 'renamed.txt'));
   assert.equal(readFileSync(join(dest, 'renamed.txt'), 'utf8'), 'other');
-  assert.equal(await fileExists(join(dest, 'missing')), false);
-  assert.equal(await fileExists(dest), false); // a folder is not a file
+  assert.equal(fileExists(join(dest, 'missing')), false);
+  assert.equal(fileExists(dest), false); // a folder is not a file
 });
 
 const logOf = (dest: string): string => join(dest, '.bulkget', 'state.jsonl');

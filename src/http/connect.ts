@@ -7,7 +7,8 @@
 
 import net from 'node:net';
 import tls from 'node:tls';
-import { buildConnector } from 'undici';
+import type { buildConnector as BuildConnector } from 'undici';
+import { buildConnector } from './undici.js';
 
 export interface ProxyChoice {
   /** Proxy URL to use for this target, or undefined for a direct connection. */
@@ -62,7 +63,7 @@ export interface ConnectorOptions {
 type Callback = (err: Error | null, socket: net.Socket | tls.TLSSocket | null) => void;
 
 /** The `connect` option for an undici Client of one slot. */
-export function makeConnector(o: ConnectorOptions): buildConnector.connector | buildConnector.BuildOptions {
+export function makeConnector(o: ConnectorOptions): BuildConnector.connector | BuildConnector.BuildOptions {
   const target = new URL(o.origin);
   if (!o.proxy) return { timeout: o.timeoutMs, rejectUnauthorized: !o.insecure };
   if (target.protocol === 'http:') {
@@ -72,7 +73,7 @@ export function makeConnector(o: ConnectorOptions): buildConnector.connector | b
   const proxy = o.proxy;
   return ((_opts: unknown, callback: Callback) => {
     tunnel(proxy, target, o, callback);
-  }) as unknown as buildConnector.connector;
+  }) as unknown as BuildConnector.connector;
 }
 
 /** The origin the Client for `origin` actually dials. */

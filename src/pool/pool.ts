@@ -11,7 +11,7 @@
 // A slot counts against the total from the moment its Client is created until its close()
 // has resolved (socket closed), so a server counting open connections never sees more.
 
-import { Client } from 'undici';
+import { Client } from '../http/undici.js';
 import { Deque } from './deque.js';
 
 export interface PoolOptions {
