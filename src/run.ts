@@ -12,6 +12,8 @@ import { AbortedError, transfer, type TransferOptions } from './http/transfer.js
 import { NameAllocator } from './store/fingerprint.js';
 import { SafeDirs, prepareDest } from './store/paths.js';
 import { StateStore } from './store/state.js';
+import { reclaimIfGrown } from './store/reclaim.js';
+import { SmallFileWriter } from './store/writer.js';
 import { acquireLock } from './store/lock.js';
 import { clientOrigin, makeConnector, proxyFor } from './http/connect.js';
 import { FailureLog, SaveFailedWriter, attachVerbose, textReport, writeJsonReport } from './ui/report.js';
@@ -149,10 +151,12 @@ export async function runDownloads(cfg: RunConfig): Promise<RunOutcome> {
   };
   process.once('exit', onExit);
   let interrupted = false;
+  const writer = new SmallFileWriter();
   try {
     interrupted = await drive(cfg, maker, bus, stats, {
       pool,
       dirs: new SafeDirs(destReal),
+      writer,
       state,
       names,
       stats,
@@ -165,6 +169,7 @@ export async function runDownloads(cfg: RunConfig): Promise<RunOutcome> {
   } finally {
     progress.stop();
     await pool.close().catch(() => undefined);
+    await writer.close().catch(() => undefined);
     await state.close().catch(() => undefined);
     await saveFailed?.close().catch(() => undefined);
     lock.release();
@@ -208,8 +213,10 @@ async function drive(
   let running = 0;
   let wake: (() => void) | undefined;
   let interrupted = false;
+  let settled = 0;
   const settle = () => {
     running--;
+    if ((++settled & 1023) === 0) reclaimIfGrown();
     if (wake) {
       const w = wake;
       wake = undefined;
@@ -334,6 +341,7 @@ async function dryRun(cfg: RunConfig, maker: ItemMaker, bus: EventBus, stats: Ru
       continue;
     }
     stats.queued++;
+    if ((stats.queued & 1023) === 0) reclaimIfGrown();
     buf += `${made.item.url.href} -> ${dest}/${made.item.out}\n`;
     if (buf.length > 65536) {
       if (!cfg.stdout.write(buf)) await new Promise((r) => cfg.stdout.once('drain', r));

@@ -311,10 +311,12 @@ test('--rate N: requests to one endpoint start at least 1/N s apart; another end
   for (const srv of [s, other]) {
     const times = srv.requests.map((x) => x.at).sort((a, b) => a - b);
     assert.equal(times.length, 5);
-    // Starts are spaced by the client; the server sees them give or take the first request's
-    // connection setup, hence a little slack.
-    for (let i = 1; i < times.length; i++) assert.ok(times[i]! - times[i - 1]! >= 175, `gap ${Math.round(times[i]! - times[i - 1]!)} ms`);
-    assert.ok(times[4]! - times[0]! >= 775, `5 requests within ${Math.round(times[4]! - times[0]!)} ms`);
+    // Starts are spaced by the client. The server sees the first one late by its connection
+    // setup (tens of ms on a loaded machine), so only the later gaps are held to 200 ms, give
+    // or take timer slack; the first must still be clearly spaced.
+    assert.ok(times[1]! - times[0]! >= 100, `first gap ${Math.round(times[1]! - times[0]!)} ms`);
+    for (let i = 2; i < times.length; i++) assert.ok(times[i]! - times[i - 1]! >= 175, `gap ${Math.round(times[i]! - times[i - 1]!)} ms`);
+    assert.ok(times[4]! - times[1]! >= 570, `4 requests within ${Math.round(times[4]! - times[1]!)} ms`);
   }
   // Both endpoints started at once rather than one after the other.
   assert.ok(Math.abs(s.requests[0]!.at - other.requests[0]!.at) < 150);

@@ -12,9 +12,10 @@ import { stat } from 'node:fs/promises';
 import type { ConnectionPool, Lease } from '../pool/pool.js';
 import type { EventBus, Item, ItemResult, Outcome, RunStats } from '../types.js';
 import type { SafeDirs } from '../store/paths.js';
-import { PathError, commitPart, discardPart, fileExists, openPart, partSize, writeAll, writeSmallPart } from '../store/paths.js';
+import { PathError, commitPart, discardPart, fileExists, openPart, partSize, writeAll } from '../store/paths.js';
 import type { StateStore } from '../store/state.js';
 import type { NameAllocator } from '../store/fingerprint.js';
+import type { SmallFileWriter } from '../store/writer.js';
 import { sanitizeDispositionName } from '../store/naming.js';
 import { collectGarbage } from '../store/reclaim.js';
 import { exchange, type BodySink, type Head, type ResponseHeaders } from './exchange.js';
@@ -44,6 +45,8 @@ export interface TransferContext {
   opts: TransferOptions;
   /** Aborted on SIGINT/SIGTERM: in-flight requests stop, .part files stay for resume. */
   signal: AbortSignal;
+  /** Where small finished files are written (a helper thread). */
+  writer: SmallFileWriter;
   /** Request target for a URL: origin-form, or absolute form through an http proxy. */
   requestPath: (url: URL) => string;
 }
@@ -336,7 +339,7 @@ async function attempt(
     if (unchanged) return { kind: 'done', outcome: 'unchanged' };
     const status = head.status;
     const file = body!;
-    const written = file.finish();
+    const written = file.written;
     const expectedTotal = file.expectedTotal;
 
     if (expectedTotal >= 0 && written !== expectedTotal) {
@@ -369,7 +372,13 @@ async function attempt(
         finalAbs = await ctx.dirs.ensureParent(finalRel);
       }
     }
-    commitPart(abs, finalAbs);
+    const gathered = file.takeGathered();
+    if (gathered) {
+      await ctx.writer.put(abs, finalAbs, gathered, written);
+      reclaimAfter(written);
+    } else {
+      commitPart(abs, finalAbs);
+    }
     stats.bytesDone += written;
     ctx.state?.recordDone(finalRel, item.url.href, { etag, lastModified, size: written });
     return { kind: 'done', outcome: 'downloaded' };
@@ -440,14 +449,11 @@ class BodyFile implements BodySink {
     if (err instanceof Final) discardPart(this.abs);
   }
 
-  /** After a complete body: the gathered bytes go to the .part. Returns the file's length. */
-  finish(): number {
-    if (this.chunks) {
-      writeSmallPart(this.abs, this.chunks);
-      this.chunks = undefined;
-      reclaimAfter(this.written);
-    }
-    return this.written;
+  /** A small body gathered whole (nothing on disk yet), handed over once. */
+  takeGathered(): Buffer[] | undefined {
+    const chunks = this.chunks;
+    this.chunks = undefined;
+    return chunks;
   }
 
   private close(): void {

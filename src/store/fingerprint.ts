@@ -194,7 +194,9 @@ export class NameTable {
     this.segs[g] = s;
     this.caps[g] = cap;
     this.dropped += old.byteLength;
-    if (this.dropped > 4 * 1024 * 1024 && this.dropped * 4 > this.bytesUsed()) {
+    // After an eighth of the table's size has been dropped (and at least 1 MiB): the dead arrays
+    // never add more than that to the peak, for ~20 full collections over a million names.
+    if (this.dropped > 1 << 20 && this.dropped * 8 > this.bytesUsed()) {
       this.dropped = 0;
       collectGarbage();
     }

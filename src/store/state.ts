@@ -169,6 +169,8 @@ export class StateStore {
   private indexReady: Promise<void> | null = null;
   /** Complete lines in the log; known once the index is built. */
   private lines = 0;
+  /** Bytes in the log when this run opened it. */
+  private readonly openedWith: number;
   private compacting: Promise<void> | null = null;
   private closed = false;
   /** The first write failure: later records are dropped (they only save re-downloads). */
@@ -181,6 +183,7 @@ export class StateStore {
     size: number,
   ) {
     this.flushedEnd = size;
+    this.openedWith = size;
   }
 
   static async open(destReal: string): Promise<StateStore> {
@@ -435,7 +438,11 @@ export class StateStore {
     if (this.indexReady) await this.indexReady.catch(() => undefined);
     this.flush();
     try {
-      if (!this.lastError && this.flushedEnd >= COMPACT_MIN_BYTES) {
+      // A log begun by this run holds one line per file plus one per big file's .part: never
+      // twice its live records, so only an older log can be worth compacting. Not asking spares
+      // a million-file first run a scan of its whole log (and the index it builds) at the end.
+      const older = this.openedWith > 0 || this.index !== null;
+      if (!this.lastError && older && this.flushedEnd >= COMPACT_MIN_BYTES) {
         await this.ensureIndex();
         if (this.lines > COMPACT_MIN_LINES && this.lines > 2 * this.index!.live()) await this.compact();
       }

@@ -1,0 +1,99 @@
+// The helper thread that writes small finished files (src/store/writer.ts): every byte in place
+// under its final name, errors per file, no .part left behind, nothing written through a link.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { SmallFileWriter } from '../src/store/writer.js';
+import { tempDirs } from './helpers/tmp.js';
+
+const tmp = tempDirs('writer');
+
+/** A body as a socket would deliver it: several chunks, views on bigger buffers. */
+function chunked(text: string, pieces: number): Buffer[] {
+  const whole = Buffer.from(`<<${text}>>`);
+  const inner = whole.subarray(2, whole.length - 2);
+  const out: Buffer[] = [];
+  const step = Math.ceil(inner.length / pieces);
+  for (let i = 0; i < inner.length; i += step) out.push(inner.subarray(i, Math.min(inner.length, i + step)));
+  return out;
+}
+
+test('writer: many files in batches, each whole under its final name, no .part left', async () => {
+  const dest = tmp();
+  const w = new SmallFileWriter();
+  const texts = Array.from({ length: 500 }, (_, i) => `file ${i} `.repeat(1 + (i % 300)));
+  await Promise.all(
+    texts.map((t, i) => {
+      const chunks = chunked(t, 1 + (i % 4));
+      const abs = join(dest, `f${i}.txt`);
+      // Every tenth file goes to another final name, as a Content-Disposition name would.
+      const target = i % 10 === 0 ? join(dest, `renamed-${i}.txt`) : abs;
+      return w.put(abs, target, chunks, Buffer.byteLength(t));
+    }),
+  );
+  await w.close();
+  for (let i = 0; i < texts.length; i++) {
+    const name = i % 10 === 0 ? `renamed-${i}.txt` : `f${i}.txt`;
+    assert.equal(readFileSync(join(dest, name), 'utf8'), texts[i], name);
+  }
+  assert.equal(readdirSync(dest).length, texts.length);
+  assert.equal(readdirSync(dest).filter((n) => n.endsWith('.part')).length, 0);
+});
+
+test('writer: batches bigger than one message and an empty file', async () => {
+  const dest = tmp();
+  const w = new SmallFileWriter();
+  const big = Buffer.alloc(200 << 10, 7);
+  const jobs = [];
+  for (let i = 0; i < 12; i++) jobs.push(w.put(join(dest, `b${i}`), join(dest, `b${i}`), [big], big.length));
+  jobs.push(w.put(join(dest, 'empty'), join(dest, 'empty'), [], 0));
+  await Promise.all(jobs);
+  await w.close();
+  for (let i = 0; i < 12; i++) assert.deepEqual(readFileSync(join(dest, `b${i}`)), big);
+  assert.equal(readFileSync(join(dest, 'empty')).length, 0);
+});
+
+test('writer: a failing file rejects with its code, leaves no .part, and the others still land', async () => {
+  const dest = tmp();
+  const w = new SmallFileWriter();
+  mkdirSync(join(dest, 'gone'));
+  // The target folder disappears before the thread gets there: the rename fails.
+  const good = w.put(join(dest, 'ok.txt'), join(dest, 'ok.txt'), [Buffer.from('fine')], 4);
+  const bad = w.put(join(dest, 'x.txt'), join(dest, 'gone', 'sub', 'x.txt'), [Buffer.from('lost')], 4);
+  await assert.rejects(bad, (err: NodeJS.ErrnoException) => {
+    assert.equal(err.code, 'ENOENT');
+    return true;
+  });
+  await good;
+  await w.close();
+  assert.equal(readFileSync(join(dest, 'ok.txt'), 'utf8'), 'fine');
+  assert.equal(existsSync(join(dest, 'x.txt.part')), false);
+  assert.equal(existsSync(join(dest, 'x.txt')), false);
+  rmSync(join(dest, 'gone'), { recursive: true });
+});
+
+test('writer: a planted .part symlink is replaced, never written through', async () => {
+  const root = tmp();
+  const dest = join(root, 'dest');
+  mkdirSync(dest);
+  writeFileSync(join(root, 'victim.txt'), 'precious');
+  symlinkSync(join(root, 'victim.txt'), join(dest, 'a.bin.part'));
+  const w = new SmallFileWriter();
+  await w.put(join(dest, 'a.bin'), join(dest, 'a.bin'), [Buffer.from('downloaded')], 10);
+  await w.close();
+  assert.equal(readFileSync(join(root, 'victim.txt'), 'utf8'), 'precious');
+  assert.ok(lstatSync(join(dest, 'a.bin')).isFile());
+  assert.equal(readFileSync(join(dest, 'a.bin'), 'utf8'), 'downloaded');
+});
+
+test('writer: close waits for files still in the thread', async () => {
+  const dest = tmp();
+  const w = new SmallFileWriter();
+  let settled = 0;
+  for (let i = 0; i < 50; i++) void w.put(join(dest, `c${i}`), join(dest, `c${i}`), [Buffer.from(String(i))], String(i).length).then(() => settled++);
+  await w.close();
+  assert.equal(readdirSync(dest).length, 50);
+  await new Promise((r) => setImmediate(r));
+  assert.equal(settled, 50);
+});
