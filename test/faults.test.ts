@@ -93,13 +93,15 @@ test('retries run out: -r 2 makes 3 attempts, then the item fails with the last 
 });
 
 test('a refused connection is retried, then fails with one line and exit 1', async () => {
+  // A port that was just closed, on a loopback address no other test listens on: on 127.0.0.1
+  // a server of a test running in parallel could take the port in between and answer.
   const port = await new Promise<number>((resolve) => {
-    const srv = net.createServer().listen(0, '127.0.0.1', () => {
+    const srv = net.createServer().listen(0, '127.0.0.2', () => {
       const p = (srv.address() as net.AddressInfo).port;
       srv.close(() => resolve(p));
     });
   });
-  const r = await run(['-d', tmp(), '-r', '1', '--retry-delay', '50ms'], `http://127.0.0.1:${port}/x.bin`);
+  const r = await run(['-d', tmp(), '-r', '1', '--retry-delay', '50ms'], `http://127.0.0.2:${port}/x.bin`);
   assert.equal(r.code, 1);
   assert.equal(r.report.retries, 1);
   assert.equal(r.report.failures[0]!.attempts, 2);

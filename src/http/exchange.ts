@@ -14,14 +14,19 @@ export interface Head {
   headers: ResponseHeaders;
 }
 
-/** Where a response body goes. Every method runs synchronously inside undici's parser. */
+/** Where a response body goes. Every method is called from inside undici's parser. */
 export interface BodySink {
-  /** One chunk, a view on the socket's read buffer: copy it or use it before returning. */
-  write(chunk: Buffer): void;
-  /** The body ended complete. */
-  end(): void;
-  /** The exchange failed after this sink was chosen (transport error, abort, a throw above). */
-  fail(err: unknown): void;
+  /** Given the flow controls before the first chunk. */
+  attach?(flow: { resume: () => void; abort: (err: Error) => void }): void;
+  /**
+   * One chunk, a view on the socket's read buffer: copy it or use it before returning, or keep
+   * it until written. False pauses the response until the sink calls `resume`.
+   */
+  write(chunk: Buffer): boolean;
+  /** The body ended complete; the exchange settles when the returned promise does. */
+  end(): void | Promise<void>;
+  /** The exchange failed after this sink was chosen; it settles when the promise does. */
+  fail(err: unknown): void | Promise<void>;
 }
 
 /**
@@ -68,7 +73,7 @@ class ExchangeHandler implements Dispatcher.DispatchHandler {
   onRequestStart(): void {}
 
   onResponseStart(
-    _controller: Dispatcher.DispatchController,
+    controller: Dispatcher.DispatchController,
     statusCode: number,
     headers: ResponseHeaders,
   ): void {
@@ -80,22 +85,28 @@ class ExchangeHandler implements Dispatcher.DispatchHandler {
     } catch (err) {
       this.decided = { err };
     }
+    this.sink?.attach?.({
+      resume: () => controller.resume(),
+      abort: (err) => controller.abort(err),
+    });
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     if (this.settled) return;
     const sink = this.sink;
     if (sink) {
+      let more: boolean;
       try {
-        sink.write(chunk);
+        more = sink.write(chunk);
       } catch (err) {
-        // The sink refused (too big, disk full): stop here; the socket goes with it.
+        // The sink refused (too big): stop here; the socket goes with it.
         this.sink = undefined;
         this.settle();
-        sink.fail(err);
-        this.reject(err);
+        this.after(sink.fail(err), err);
         controller.abort(err instanceof Error ? err : new Error(String(err)));
+        return;
       }
+      if (!more) controller.pause();
       return;
     }
     this.discarded += chunk.length;
@@ -111,27 +122,40 @@ class ExchangeHandler implements Dispatcher.DispatchHandler {
   onResponseEnd(): void {
     if (this.settled) return;
     this.settle();
-    if (this.sink) {
-      try {
-        this.sink.end();
-      } catch (err) {
-        this.sink.fail(err);
-        this.reject(err);
-        return;
-      }
+    const head = this.head;
+    const decided = this.decided;
+    const finish = () => {
+      if (decided) this.reject(decided.err);
+      else if (head) this.resolve(head);
+      else this.reject(new Error('response ended without a head'));
+    };
+    const sink = this.sink;
+    if (!sink) return finish();
+    let ended: void | Promise<void>;
+    try {
+      ended = sink.end();
+    } catch (err) {
+      this.after(sink.fail(err), err);
+      return;
     }
-    if (this.decided) this.reject(this.decided.err);
-    else if (this.head) this.resolve(this.head);
-    else this.reject(new Error('response ended without a head'));
+    if (ended) ended.then(finish, (err: unknown) => this.after(sink.fail(err), err));
+    else finish();
   }
 
   onResponseError(_controller: Dispatcher.DispatchController | undefined, err: unknown): void {
     if (this.settled) return;
     this.settle();
-    this.sink?.fail(err);
     // A decided error (the answer said 404) is what the item failed for; a transport error that
     // cut the error page short does not change that.
-    this.reject(this.decided ? this.decided.err : err);
+    const why = this.decided ? this.decided.err : err;
+    if (this.sink) this.after(this.sink.fail(err), why);
+    else this.reject(why);
+  }
+
+  /** Rejects with `err` once the sink's failure handling (maybe a promise) is done. */
+  private after(failed: void | Promise<void>, err: unknown): void {
+    if (failed) failed.then(() => this.reject(err), () => this.reject(err));
+    else this.reject(err);
   }
 
   private settle(): void {
