@@ -2,7 +2,7 @@
 // order, so names never depend on which download finishes first.
 
 import type { InvalidInput, Item, RawLine } from './types.js';
-import { parseLine } from './input/lines.js';
+import { parseLine, urlOf } from './input/lines.js';
 import { shardOf } from './input/shard.js';
 import { checkOutPath, nameFromUrl, treePath } from './store/naming.js';
 import type { NameAllocator } from './store/fingerprint.js';
@@ -28,7 +28,7 @@ export class ItemMaker {
     if (parsed.kind === 'invalid') return { invalid: invalid(raw, parsed.reason) };
     let url: URL;
     try {
-      url = new URL(parsed.url);
+      url = urlOf(parsed.url);
     } catch {
       return { invalid: invalid(raw, 'not an absolute http(s) URL') };
     }

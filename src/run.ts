@@ -163,8 +163,11 @@ export async function runDownloads(cfg: RunConfig): Promise<RunOutcome> {
       bus,
       opts: cfg.transfer,
       signal: cfg.signal,
-      requestPath: (url) =>
-        url.protocol === 'http:' && proxyOf(url.origin) ? url.href : url.pathname + url.search,
+      // Absolute form only through an http proxy; with no proxy anywhere (the usual case) the
+      // per-request origin lookup is skipped.
+      requestPath: anyHttpProxy(cfg.proxy)
+        ? (url) => (url.protocol === 'http:' && proxyOf(url.origin) ? url.href : url.pathname + url.search)
+        : (url) => url.pathname + url.search,
     });
   } finally {
     progress.stop();
@@ -178,6 +181,11 @@ export async function runDownloads(cfg: RunConfig): Promise<RunOutcome> {
 
   await report(cfg, stats, failures);
   return { stats, interrupted, exitCode: exitCodeOf(cfg, stats) };
+}
+
+/** Whether any http:// request could go through a proxy (--proxy or HTTP_PROXY). */
+function anyHttpProxy(explicit: string | undefined, env: NodeJS.ProcessEnv = process.env): boolean {
+  return Boolean(explicit || env.HTTP_PROXY || env.http_proxy);
 }
 
 function exitCodeOf(cfg: RunConfig, stats: RunStats): 0 | 1 {

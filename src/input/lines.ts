@@ -18,15 +18,22 @@ const SHA256_RE = /^[0-9a-fA-F]{64}$/;
  */
 export function checkUrl(s: string): string | null {
   // Fast path for the usual line: a literal "http://" or "https://" prefix settles the scheme,
-  // so only validity is left, and URL.canParse answers that without building an object (the
-  // caller builds the one URL it needs; ten million lines should not pay for two).
+  // so only validity is left; the URL built to check it is kept for urlOf.
   const after = httpPrefixLength(s);
   if (after > 0) {
-    if (!URL.canParse(s)) return 'not an absolute http(s) URL';
+    let u: URL;
+    try {
+      u = new URL(s);
+    } catch {
+      return 'not an absolute http(s) URL';
+    }
     // WHATWG skips extra slashes ("http:///a" becomes host "a"); curl calls that a URL with
     // no host, and so do we. Any other parse of a special scheme has a non-empty host.
     const next = s.charCodeAt(after);
-    return next === 0x2f || next === 0x5c ? 'URL has no host' : null;
+    if (next === 0x2f || next === 0x5c) return 'URL has no host';
+    lastText = s;
+    lastUrl = u;
+    return null;
   }
   // Everything else (other schemes, relative strings, odd spellings) takes the full parser,
   // which also tells us the scheme to name in the reason.
@@ -43,6 +50,19 @@ export function checkUrl(s: string): string | null {
   // "http:\\host" or a leading blank, all of which WHATWG repairs. In a list that
   // is a mistake more likely than a URL, so it is refused rather than guessed at.
   return 'not an absolute http(s) URL';
+}
+
+// The URL object the last successful checkUrl built, so that the caller who goes on to use the
+// URL does not parse the same text twice (once per line, ten million lines).
+let lastText: string | undefined;
+let lastUrl: URL | undefined;
+
+/** The parsed URL of `s`: the one checkUrl just built for it when there is one (handed out once). */
+export function urlOf(s: string): URL {
+  const u = lastText === s ? lastUrl : undefined;
+  lastText = undefined;
+  lastUrl = undefined;
+  return u ?? new URL(s);
 }
 
 /** Length of a leading "http://" or "https://" (any case), or 0. */
