@@ -1,5 +1,8 @@
-#!/usr/bin/env -S node --max-semi-space-size=2 --max-old-space-size=1024 --liftoff-only
+#!/usr/bin/env -S MALLOC_ARENA_MAX=1 node --max-semi-space-size=2 --max-old-space-size=1024 --liftoff-only
 // Thin shim: the compiled CLI lives in dist/ (built by `npm install` via the prepare script).
+// MALLOC_ARENA_MAX=1 (glibc; ignored elsewhere): one malloc arena instead of one per thread that
+// ever allocated (GC helpers, the thread pool, the file writer), whose freed memory stays
+// resident: a million-line list peaked 2-3 MiB lower, with no change in time on small files.
 // --max-semi-space-size=2: V8 otherwise grows the young generation to 3 x 16 MiB under bulkget's
 // steady stream of short-lived objects, all of it RSS, while a run's live data is a few MiB
 // (measured: a 1,000,000-line list peaks ~25 MiB lower with 4; 10,000 small files peak ~6 MiB

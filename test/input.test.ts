@@ -126,6 +126,24 @@ describe('readLines', () => {
       { text: 'b', source: 'list.txt', line: 4 },
     ]);
   });
+  it('a big chunk read piece by piece: lines and multi-byte characters across 16 KiB boundaries', async () => {
+    // readLines decodes a chunk 16 KiB at a time; nothing at those seams may change the text.
+    const lines: string[] = [];
+    let size = 0;
+    for (let i = 0; size < 150_000; i++) {
+      // Lines of varied length, with 2-, 3- and 4-byte characters spread through them.
+      const l = `http://h/${i}/` + 'é€😀abc'.repeat(i % 97) + 'x'.repeat(i % 13);
+      lines.push(l);
+      size += Buffer.byteLength(l) + 1;
+    }
+    const buf = Buffer.from(lines.join('\n') + '\n');
+    // One chunk of everything, then the same as a string stream (pieces cut in UTF-16 units).
+    assert.deepEqual(texts(await collect(Readable.from([buf]))), lines);
+    assert.deepEqual(texts(await collect(Readable.from([buf.toString('utf8')]))), lines);
+    // A 3-byte character exactly astride the first seam.
+    const seam = Buffer.concat([Buffer.from('a'.repeat(16383)), Buffer.from('€\nz\n')]);
+    assert.deepEqual(texts(await collect(Readable.from([seam]))), ['a'.repeat(16383) + '€', 'z']);
+  });
   it('drops a BOM at the start only', async () => {
     assert.deepEqual(texts(await collect(chunks('\uFEFFa\n\uFEFFb\n'))), ['a', '\uFEFFb']);
   });

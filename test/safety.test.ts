@@ -92,6 +92,34 @@ test('hostile Content-Disposition names stay inside DEST', async (t) => {
   sb.check();
 });
 
+test('Content-Disposition names that collide get suffixes in completion order, never overwriting', async (t) => {
+  const s = await server(t);
+  const sb = sandbox(t);
+  // /report.pdf is named from its URL when read; /a, /b and /c all ask for the same name only
+  // when their answers come. With one connection they complete in input order.
+  const plain = s.route('/report.pdf', {});
+  const named = ['/a', '/b', '/c'].map((p) => s.route(p, { headers: { 'content-disposition': 'attachment; filename="report.pdf"' } }));
+  const urls = ['/report.pdf', '/a', '/b', '/c'].map((p) => s.url(p));
+  const r = await run(['-d', sb.dest, '--content-disposition', '-l', '1'], { stdin: urls.join('\n') });
+  assert.equal(r.code, 0, r.stderr + JSON.stringify(r.report.failures));
+  assert.deepEqual(readFileSync(path.join(sb.dest, 'report.pdf')), plain.body);
+  assert.deepEqual(readFileSync(path.join(sb.dest, 'report-1.pdf')), named[0]!.body);
+  assert.deepEqual(readFileSync(path.join(sb.dest, 'report-2.pdf')), named[1]!.body);
+  assert.deepEqual(readFileSync(path.join(sb.dest, 'report-3.pdf')), named[2]!.body);
+  assert.deepEqual(readdirSync(sb.dest).sort(), ['.bulkget', 'report-1.pdf', 'report-2.pdf', 'report-3.pdf', 'report.pdf']);
+
+  // In parallel the order is the servers', but still four files, four distinct bodies, no loss.
+  const dest2 = tmp();
+  const r2 = await run(['-d', dest2, '--content-disposition', '-l', '4'], { stdin: urls.join('\n') });
+  assert.equal(r2.code, 0, r2.stderr);
+  const got = readdirSync(dest2).filter((f) => f !== '.bulkget').sort();
+  assert.deepEqual(got, ['report-1.pdf', 'report-2.pdf', 'report-3.pdf', 'report.pdf']);
+  const bodies = new Set(got.map((f) => readFileSync(path.join(dest2, f)).toString('hex')));
+  assert.equal(bodies.size, 4);
+  for (const route of [plain, ...named]) assert.ok(bodies.has(route.body.toString('hex')));
+  sb.check();
+});
+
 test('a Content-Disposition naming .bulkget does not touch bulkget\'s records', async (t) => {
   const s = await server(t);
   const sb = sandbox(t);
