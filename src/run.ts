@@ -217,7 +217,10 @@ async function drive(
 ): Promise<boolean> {
   // The window bounds memory (items waiting for a slot) while looking far enough ahead that
   // a busy host never starves an idle one that appears later in the list.
-  const window = Math.max(1024, Math.min(10_000, (cfg.limit || 1000) * 8));
+  // 512 at least: every item in the window lives through scavenges into the old generation, so
+  // the window is what the heap holds between full collections (1,024 peaked 3-4 MiB higher on
+  // 10,000 small files with -l 64, for no gain in speed).
+  const window = Math.max(512, Math.min(10_000, (cfg.limit || 1000) * 8));
   let running = 0;
   let wake: (() => void) | undefined;
   let interrupted = false;
