@@ -355,3 +355,22 @@ test('an answer that is not HTTP fails the item with one line', async (t) => {
   assert.equal(lines.length, 1, r.stderr);
   assert.match(lines[0]!, /^\*\*\* Error for /);
 });
+
+test('an informational 103 before the answer is passed over: the file is the 200 body', async (t) => {
+  // Servers may send 103 Early Hints ahead of the real head; only the final head decides.
+  const body = Buffer.from('the real body\n'.repeat(50));
+  const srv = net.createServer((sock) => {
+    sock.once('data', () => {
+      sock.write('HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n');
+      const head = `HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`;
+      setTimeout(() => sock.end(Buffer.concat([Buffer.from(head), body])), 20);
+    });
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  t.after(() => new Promise<void>((r) => srv.close(() => r())));
+  const port = (srv.address() as net.AddressInfo).port;
+  const dest = tmp();
+  const r = await run(['-d', dest, '-r', '0'], `http://127.0.0.1:${port}/hinted.txt`);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(readFileSync(path.join(dest, 'hinted.txt')), body);
+});
