@@ -261,7 +261,14 @@ function trapSignals(io: CliIO): { signal: AbortSignal; status: () => number | u
     const code = sig === 'SIGINT' ? 130 : 143;
     if (status !== undefined) {
       io.stderr.write(`\nbulkget: ${sig} again, exiting now\n`);
-      process.exit(status);
+      // Not process.exit: it waits for the thread pool, where a call can be stuck for good (the
+      // open of a --report FIFO that nobody reads). The exit listeners (state log flush, lock
+      // release) run here, then the signal is raised again with its default action: the
+      // process ends at once, with the status a shell expects (128 + the signal's number).
+      process.emit('exit', status);
+      process.removeAllListeners(sig);
+      process.kill(process.pid, sig);
+      return;
     }
     status = code;
     io.stderr.write(`\nbulkget: ${sig}: stopping (press Ctrl-C again to exit at once)\n`);

@@ -337,6 +337,36 @@ function oneLine(s: string): string {
  * `bulkget -i FILE` retries exactly those, writing to the same paths. Invalid lines cannot be retried
  * as they are, so they become `#` comments: skipped by the reader, visible to whoever fixes them.
  */
+/**
+ * fs.openSync(file, 'w'), except that a FIFO nobody reads is an error (ENXIO) instead of an open
+ * that blocks the whole process for good, where not even Ctrl-C gets through. A FIFO with a reader
+ * (`--save-failed >(gzip > failed.gz)`) is opened as usual.
+ */
+function openForWriting(file: string): number {
+  let st: fs.Stats | undefined;
+  try {
+    st = fs.statSync(file);
+  } catch {
+    // Not there yet: created by the open below.
+  }
+  if (st?.isFIFO()) {
+    // Non-blocking, this open fails at once when no process has the FIFO open for reading.
+    let probe: number;
+    try {
+      probe = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENXIO') throw new Error('it is a FIFO that no process is reading');
+      throw err;
+    }
+    try {
+      return fs.openSync(file, 'w'); // a reader is there: this does not block
+    } finally {
+      fs.closeSync(probe);
+    }
+  }
+  return fs.openSync(file, 'w');
+}
+
 export class SaveFailedWriter {
   private readonly stream: fs.WriteStream;
   private error: Error | undefined;
@@ -350,7 +380,7 @@ export class SaveFailedWriter {
 
   /** Opens FILE at once, so an unwritable path is reported before any request is made. */
   constructor(file: string) {
-    const fd = fs.openSync(file, 'w');
+    const fd = openForWriting(file);
     this.stream = fs.createWriteStream(file, { fd });
     // Remember a late write failure (disk full) and report it from close() instead of crashing.
     this.stream.on('error', (err) => {
