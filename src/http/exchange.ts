@@ -1,9 +1,10 @@
 // One HTTP request and its response, on a raw undici dispatch handler.
 //
-// `client.request()` wraps every response in a Readable stream, a promise and an async resource;
-// per small file that machinery cost more CPU than the bytes (profile of 10,000 x 4 KiB files).
+// `client.request()` wraps every response in a Readable stream, a promise and an async resource.
 // Here the caller decides what to do with the body the moment the head is parsed, and every body
-// chunk goes straight from the parser to that decision: one promise per request, no stream.
+// chunk goes straight from the parser to that decision: one promise per request, no stream, and
+// backpressure through the dispatch controller. Measured: within noise on 10,000 small files by
+// itself; with bodies written as they arrive, 200 x 1 MiB went from 0.8 s to 0.7 s.
 
 import type { Dispatcher } from 'undici';
 

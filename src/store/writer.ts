@@ -7,7 +7,7 @@
 //
 // The bytes travel through one SharedArrayBuffer used as a ring: a body is copied in once (a few
 // KiB: far cheaper than the calls), so the socket's read buffer it came in is free at once, and
-// nothing is allocated per file or per batch. A body that does not fit (ring full, or bigger than
+// no buffer is allocated per file or per batch. A body that does not fit (ring full, or bigger than
 // a quarter of it) is written inline, as it is when the thread cannot start; so memory stays
 // bounded and a slow disk slows the main thread down to its pace.
 
@@ -30,7 +30,6 @@ interface Sent {
   waiters: Waiter[];
   /** Ring offset just past the batch's last body: where the free space starts once it is done. */
   end: number;
-  bytes: number;
 }
 
 export class SmallFileWriter {
@@ -139,7 +138,7 @@ export class SmallFileWriter {
     this.scheduled = false;
     if (this.jobs.length === 0) return;
     const jobs = this.jobs;
-    const sent: Sent = { waiters: this.waiters, end: this.head, bytes: 0 };
+    const sent: Sent = { waiters: this.waiters, end: this.head };
     this.jobs = [];
     this.waiters = [];
     const worker = this.worker;
