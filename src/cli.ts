@@ -261,10 +261,10 @@ function trapSignals(io: CliIO): { signal: AbortSignal; status: () => number | u
     const code = sig === 'SIGINT' ? 130 : 143;
     if (status !== undefined) {
       io.stderr.write(`\nbulkget: ${sig} again, exiting now\n`);
-      // Not process.exit: it waits for the thread pool, where a call can be stuck for good (the
-      // open of a --report FIFO that nobody reads). The exit listeners (state log flush, lock
-      // release) run here, then the signal is raised again with its default action: the
-      // process ends at once, with the status a shell expects (128 + the signal's number).
+      // Not process.exit: it waits for the thread pool, where a call can be stuck for good (a
+      // write to a --save-failed FIFO whose reader stopped reading). The exit listeners (state
+      // log flush, lock release) run here, then the signal is raised again with its default
+      // action: the process ends at once, with the status a shell expects (128 + its number).
       process.emit('exit', status);
       process.removeAllListeners(sig);
       process.kill(process.pid, sig);

@@ -16,7 +16,7 @@ import { reclaimIfGrown } from './store/reclaim.js';
 import { SmallFileWriter } from './store/writer.js';
 import { acquireLock } from './store/lock.js';
 import { clientOrigin, makeConnector, proxyFor } from './http/connect.js';
-import { FailureLog, SaveFailedWriter, attachVerbose, textReport, writeJsonReport } from './ui/report.js';
+import { FailureLog, ReportFile, SaveFailedWriter, attachVerbose, textReport, writeJsonReport } from './ui/report.js';
 import { startProgress, type ProgressMode } from './ui/progress.js';
 
 export interface RunConfig {
@@ -94,12 +94,21 @@ export async function runDownloads(cfg: RunConfig): Promise<RunOutcome> {
     lock.release();
     throw new SetupError(`cannot write --save-failed file ${cfg.saveFailed}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
+  let reportFile: ReportFile | undefined;
+  try {
+    if (cfg.reportFile && cfg.reportFile !== '-') reportFile = ReportFile.open(cfg.reportFile);
+  } catch (err) {
+    lock.release();
+    await saveFailed?.close().catch(() => undefined);
+    throw new SetupError(`cannot write --report file ${cfg.reportFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
   let state: StateStore;
   try {
     state = await StateStore.open(destReal);
   } catch (err) {
     // Without this the lock would stay behind and the failure would read as an internal error.
     lock.release();
+    reportFile?.discard();
     await saveFailed?.close().catch(() => undefined);
     throw new SetupError(`cannot open ${cfg.dest}/.bulkget/state.jsonl: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
@@ -152,6 +161,7 @@ export async function runDownloads(cfg: RunConfig): Promise<RunOutcome> {
   process.once('exit', onExit);
   let interrupted = false;
   const writer = new SmallFileWriter();
+  let driven = false;
   try {
     interrupted = await drive(cfg, maker, bus, stats, {
       pool,
@@ -169,7 +179,9 @@ export async function runDownloads(cfg: RunConfig): Promise<RunOutcome> {
         ? (url) => (url.protocol === 'http:' && proxyOf(url.origin) ? url.href : url.pathname + url.search)
         : (url) => url.pathname + url.search,
     });
+    driven = true;
   } finally {
+    if (!driven) reportFile?.discard(); // no report comes: no empty FILE.tmp either
     progress.stop();
     await pool.close().catch(() => undefined);
     await writer.close().catch(() => undefined);
@@ -179,7 +191,7 @@ export async function runDownloads(cfg: RunConfig): Promise<RunOutcome> {
     process.removeListener('exit', onExit);
   }
 
-  await report(cfg, stats, failures);
+  await report(cfg, stats, failures, reportFile);
   return { stats, interrupted, exitCode: exitCodeOf(cfg, stats) };
 }
 
@@ -194,7 +206,7 @@ function exitCodeOf(cfg: RunConfig, stats: RunStats): 0 | 1 {
   return 0;
 }
 
-async function report(cfg: RunConfig, stats: RunStats, failures: FailureLog): Promise<void> {
+async function report(cfg: RunConfig, stats: RunStats, failures: FailureLog, reportFile?: ReportFile): Promise<void> {
   const ctx = {
     noun: cfg.noun,
     stats,
@@ -202,7 +214,16 @@ async function report(cfg: RunConfig, stats: RunStats, failures: FailureLog): Pr
     limits: { total: cfg.limit, perHost: cfg.perHost },
     version: cfg.version,
   };
-  if (cfg.reportFile) await writeJsonReport(ctx, failures, cfg.reportFile === '-' ? cfg.stdout : cfg.reportFile);
+  if (reportFile) {
+    try {
+      await reportFile.write(ctx, failures);
+    } catch (err) {
+      // Opened before the run, so only the disk can fail here (full, gone): one line, exit 2.
+      throw new SetupError(`cannot write --report file ${cfg.reportFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  } else if (cfg.reportFile === '-') {
+    await writeJsonReport(ctx, failures, cfg.stdout);
+  }
   if (!cfg.quiet && cfg.reportFile !== '-') cfg.stdout.write(textReport(ctx));
   await failures.close();
 }

@@ -304,3 +304,36 @@ test('--save-failed to a FIFO nobody reads: one line, exit 2, no request; with a
   await readerDone;
   assert.equal(JSON.parse(got.trim()).url, s.url('/missing.bin'));
 });
+
+test('--report: an unwritable path is exit 2 before any request; a FIFO is written to, never replaced', { timeout: 20_000 }, async (t) => {
+  const s = await server(t);
+  s.route('/r.bin');
+  const dir = tmp();
+  const bad = path.join(dir, 'no-such-folder', 'r.json');
+  const r = await runCli(['-d', path.join(dir, 'out'), '--progress', 'none', '--report', bad, s.url('/r.bin')]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.equal(r.stderr.trim(), `bulkget: cannot write --report file ${bad}: ENOENT`);
+  assert.equal(s.hits('/r.bin').length, 0);
+
+  // A FIFO nobody reads: refused up front as well.
+  const fifo = path.join(dir, 'report.fifo');
+  execFileSync('mkfifo', [fifo]);
+  const r2 = await runCli(['-d', path.join(dir, 'out'), '--progress', 'none', '--report', fifo, s.url('/r.bin')]);
+  assert.equal(r2.code, 2, r2.stderr);
+  assert.equal(r2.stderr.trim(), `bulkget: cannot write --report file ${fifo}: it is a FIFO that no process is reading`);
+  assert.equal(s.hits('/r.bin').length, 0);
+
+  // With a reader, the JSON arrives through the FIFO, which is still a FIFO afterwards (a
+  // FILE.tmp renamed over it would have replaced it with a plain file).
+  const reader = spawn('cat', [fifo]);
+  let got = '';
+  reader.stdout.setEncoding('utf8').on('data', (d: string) => (got += d));
+  const readerDone = new Promise((res) => reader.on('close', res));
+  await sleep(200);
+  const r3 = await runCli(['-d', path.join(dir, 'out'), '--progress', 'none', '-q', '--report', fifo, s.url('/r.bin')]);
+  assert.equal(r3.code, 0, r3.stderr);
+  await readerDone;
+  assert.equal(JSON.parse(got).counts.downloaded, 1);
+  assert.ok(statSync(fifo).isFIFO());
+  assert.equal(existsSync(fifo + '.tmp'), false);
+});

@@ -1,10 +1,10 @@
-// Frees dropped typed arrays now rather than at V8's leisure.
+// Garbage collection on demand, where V8's own schedule keeps dead memory resident too long.
 //
-// A growing hash table drops its old arrays; V8 frees such external memory only at its next
-// major GC, which on a calm heap may be far away, so a million-item run would carry two or
-// three generations of dead arrays in its RSS. SPEC bounds memory per item, so the tables ask
-// for a collection after they have dropped a good share of their size (a geometric schedule:
-// O(log n) collections per run, a few milliseconds each). `gc` is reached through V8's own flag,
+// Buffers (body chunks, socket reads, log writes) are tiny JS objects holding memory outside the
+// heap; V8 frees that memory only when it collects the objects, and it schedules collections by
+// heap size, blind to what they hold. So bulkget asks: a minor GC every few MiB of body written,
+// a full one when external memory has grown (reclaimIfGrown), and the name table's fallback
+// arrays ask after dropping a good share of their size. `gc` is reached through V8's own flag,
 // set at run time, because the CLI cannot pass node flags through its shebang portably.
 
 import v8, { getHeapStatistics } from 'node:v8';

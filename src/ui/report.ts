@@ -297,8 +297,7 @@ async function streamJsonReport(ctx: ReportContext, failures: FailureLog, out: N
 }
 
 /**
- * The JSON report of SPEC.md to a stream, to stdout (`-`), or to a file. A file is written to
- * `FILE.tmp` and renamed, so a reader (a cron job's monitor) never sees half a report.
+ * The JSON report of SPEC.md to a stream, to stdout (`-`), or to a file (see ReportFile).
  * A stream passed in is left open: its owner decides when it ends.
  */
 export async function writeJsonReport(
@@ -308,35 +307,61 @@ export async function writeJsonReport(
 ): Promise<void> {
   if (typeof out !== 'string') return streamJsonReport(ctx, failures, out);
   if (out === '-') return streamJsonReport(ctx, failures, process.stdout);
-  const tmp = `${out}.tmp`;
-  const ws = fs.createWriteStream(tmp);
-  // Errors surface through put() and finished(); this listener only keeps one from being uncaught.
-  ws.on('error', () => undefined);
-  try {
-    await streamJsonReport(ctx, failures, ws);
-    ws.end();
-    await finished(ws);
-    await rename(tmp, out);
-  } catch (err) {
-    ws.destroy();
-    await rm(tmp, { force: true });
-    throw err;
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// --save-failed
-
-/** Line breaks would split one record into two input lines. */
-function oneLine(s: string): string {
-  return s.replace(/[\r\n]+/g, ' ');
+  return ReportFile.open(out).write(ctx, failures);
 }
 
 /**
- * `--save-failed FILE`: every failed and not-found item as a line of the input format, so
- * `bulkget -i FILE` retries exactly those, writing to the same paths. Invalid lines cannot be retried
- * as they are, so they become `#` comments: skipped by the reader, visible to whoever fixes them.
+ * The --report FILE, opened before the run so that an unwritable path is a one-line usage error
+ * then, not a failure after every download. A regular file (or a new one) is written as FILE.tmp
+ * and renamed into place, so a reader (a cron job's monitor) never sees half a report. Anything
+ * else (a FIFO, /dev/stdout) is written to directly: renaming over it would replace it.
  */
+export class ReportFile {
+  private constructor(
+    readonly path: string,
+    private fd: number,
+    private readonly tmp: string | undefined,
+  ) {}
+
+  static open(path: string): ReportFile {
+    let st: fs.Stats | undefined;
+    try {
+      st = fs.statSync(path);
+    } catch {
+      // Not there yet.
+    }
+    if (st && !st.isFile()) return new ReportFile(path, openForWriting(path), undefined);
+    const tmp = `${path}.tmp`;
+    return new ReportFile(path, fs.openSync(tmp, 'w'), tmp);
+  }
+
+  async write(ctx: ReportContext, failures: FailureLog): Promise<void> {
+    const fd = this.fd;
+    this.fd = -1;
+    const ws = fs.createWriteStream('', { fd });
+    // Errors surface through put() and finished(); this listener only keeps one from being uncaught.
+    ws.on('error', () => undefined);
+    try {
+      await streamJsonReport(ctx, failures, ws);
+      ws.end();
+      await finished(ws);
+      if (this.tmp) await rename(this.tmp, this.path);
+    } catch (err) {
+      ws.destroy();
+      if (this.tmp) await rm(this.tmp, { force: true });
+      throw err;
+    }
+  }
+
+  /** The run ended without a report: nothing is left behind. */
+  discard(): void {
+    if (this.fd < 0) return;
+    fs.closeSync(this.fd);
+    this.fd = -1;
+    if (this.tmp) fs.rmSync(this.tmp, { force: true });
+  }
+}
+
 /**
  * fs.openSync(file, 'w'), except that a FIFO nobody reads is an error (ENXIO) instead of an open
  * that blocks the whole process for good, where not even Ctrl-C gets through. A FIFO with a reader
@@ -367,6 +392,19 @@ function openForWriting(file: string): number {
   return fs.openSync(file, 'w');
 }
 
+// ---------------------------------------------------------------------------------------------
+// --save-failed
+
+/** Line breaks would split one record into two input lines. */
+function oneLine(s: string): string {
+  return s.replace(/[\r\n]+/g, ' ');
+}
+
+/**
+ * `--save-failed FILE`: every failed and not-found item as a line of the input format, so
+ * `bulkget -i FILE` retries exactly those, writing to the same paths. Invalid lines cannot be retried
+ * as they are, so they become `#` comments: skipped by the reader, visible to whoever fixes them.
+ */
 export class SaveFailedWriter {
   private readonly stream: fs.WriteStream;
   private error: Error | undefined;
