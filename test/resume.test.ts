@@ -12,7 +12,7 @@ import path from 'node:path';
 import { collect, runCli, spawnCli, type CliResult } from './helpers/cli.js';
 import { startFaultServer, type FaultServer, type Route } from './helpers/faults.js';
 import { sleep } from './helpers/server.js';
-import { tempDirs } from './helpers/tmp.js';
+import { partialOf, tempDirs } from './helpers/tmp.js';
 
 const tmp = tempDirs('resume');
 const MiB = 1 << 20;
@@ -32,12 +32,12 @@ function partBytes(file: string): number {
   }
 }
 
-/** Starts a download, waits until its .part holds `atLeast` bytes, then sends `signal`. */
+/** Starts a download, waits until its partial file holds `atLeast` bytes, then sends `signal`. */
 async function interrupt(url: string, dest: string, name: string, atLeast: number, signal: NodeJS.Signals, extra: string[] = []): Promise<CliResult & { partAtSignal: number }> {
   const child = spawnCli(['-d', dest, '--progress', 'none', ...extra, url]);
   const done = collect(child);
   child.stdin!.end();
-  const part = path.join(dest, name + '.part');
+  const part = partialOf(dest, name);
   const t0 = Date.now();
   while (partBytes(part) < atLeast && Date.now() - t0 < 20_000 && child.exitCode === null) await sleep(5);
   assert.equal(child.exitCode, null, 'still downloading when the signal is sent');
@@ -74,7 +74,7 @@ test('kill -9 mid-download, then rerun: Range + If-Range, correct sha256, well u
   const killed = await interrupt(s.url('/big.bin'), dest, 'big.bin', 12 * MiB, 'SIGKILL');
   assert.equal(killed.signal, 'SIGKILL');
   assert.ok(!existsSync(path.join(dest, 'big.bin')), 'no final file after kill -9');
-  const kept = partBytes(path.join(dest, 'big.bin.part'));
+  const kept = partBytes(partialOf(dest, 'big.bin'));
   assert.ok(kept >= 12 * MiB);
 
   route.throttle = undefined;
@@ -88,7 +88,7 @@ test('kill -9 mid-download, then rerun: Range + If-Range, correct sha256, well u
   assert.equal(last.headers['if-range'], route.etag);
   assert.equal(last.answer, '206');
   assert.equal(sha256(readFileSync(path.join(dest, 'big.bin'))), route.sha256());
-  assert.ok(!existsSync(path.join(dest, 'big.bin.part')));
+  assert.ok(!existsSync(partialOf(dest, 'big.bin')));
   assert.equal(r.report.counts.downloaded, 1);
   assert.equal(r.report.bytes, size - kept, 'only the missing bytes were received');
   assert.ok(r.report.bytes < size / 2);
@@ -104,7 +104,7 @@ test('SIGINT mid-download: exit 130, report printed, .part kept; the file change
   assert.match(r.stdout, /Elapsed time/);
   assert.doesNotMatch(r.stderr, /\n\s+at |Unhandled|internal error/);
   assert.ok(!existsSync(path.join(dest, 'int.bin')));
-  assert.ok(partBytes(path.join(dest, 'int.bin.part')) >= r.partAtSignal, '.part kept for resume');
+  assert.ok(partBytes(partialOf(dest, 'int.bin')) >= r.partAtSignal, '.part kept for resume');
   assert.ok(!existsSync(path.join(dest, '.bulkget', 'lock')), 'lock released');
 
   const oldEtag = route.etag;
@@ -126,7 +126,7 @@ test('SIGTERM mid-download: exit 143; a server that ignores Range gets a clean f
   const r = await interrupt(s.url('/term.bin'), dest, 'term.bin', 1.5 * MiB, 'SIGTERM');
   assert.equal(r.code, 143, r.stderr);
   assert.match(r.stdout, /Elapsed time/);
-  assert.ok(existsSync(path.join(dest, 'term.bin.part')));
+  assert.ok(existsSync(partialOf(dest, 'term.bin')));
 
   route.throttle = undefined;
   route.ignoreRange = true;
@@ -166,7 +166,7 @@ test('a 206 that stops short of the end (Content-Range a-b/total with b < total-
   assert.equal(r.code, 130);
   route.throttle = undefined;
   // The server answers the Range with 11 bytes ("status 206\n"), honestly labelled as such.
-  const kept = partBytes(path.join(dest, 'part206.bin.part'));
+  const kept = partBytes(partialOf(dest, 'part206.bin'));
   route.script = [{ status: 206, headers: { 'content-range': `bytes ${kept}-${kept + 10}/${size}` } }];
   const rr = await runCli(['-d', dest, '--progress', 'none', '-r', '0', s.url('/part206.bin')]);
   assert.equal(rr.code, 0, rr.stderr);
@@ -229,7 +229,7 @@ test('SIGINT twice in a row: still 130, .part kept, no stack trace', { timeout: 
   const done = collect(child);
   child.stdin!.end();
   const t0 = Date.now();
-  while (partBytes(path.join(dest, 'twice.bin.part')) < 256 * 1024 && Date.now() - t0 < 10_000) await sleep(5);
+  while (partBytes(partialOf(dest, 'twice.bin')) < 256 * 1024 && Date.now() - t0 < 10_000) await sleep(5);
   child.kill('SIGINT');
   // The second one once the first was seen (two at once would merge into one signal). The first
   // stop is quick, so the second lands either while it runs (exit at once) or after it is over.
@@ -241,7 +241,7 @@ test('SIGINT twice in a row: still 130, .part kept, no stack trace', { timeout: 
   assert.ok(r.code === 130 || r.signal === 'SIGINT', JSON.stringify({ code: r.code, signal: r.signal, stderr: r.stderr }));
   assert.doesNotMatch(r.stderr, /\n\s+at |Unhandled|internal error/);
   assert.ok(!existsSync(path.join(dest, 'twice.bin')));
-  assert.ok(existsSync(path.join(dest, 'twice.bin.part')));
+  assert.ok(existsSync(partialOf(dest, 'twice.bin')));
 });
 
 test('Ctrl-C twice ends the process at once, even with a write stuck in the thread pool', { timeout: 30_000 }, async (t) => {

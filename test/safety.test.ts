@@ -11,7 +11,7 @@ import path from 'node:path';
 import { runWithReport } from './helpers/cli.js';
 import { startFaultServer, type FaultServer } from './helpers/faults.js';
 import { StateStore } from '../src/store/state.js';
-import { tempDirs } from './helpers/tmp.js';
+import { partialOf, tempDirs } from './helpers/tmp.js';
 
 const tmp = tempDirs('safety');
 
@@ -155,12 +155,12 @@ test('a planted .part symlink, final-name symlink or hard-linked .part is never 
   const q = s.route('/q.bin');
   const r2 = s.route('/r.bin', { size: 2 << 20 });
   const h = s.route('/h.bin', { size: 2 << 20 });
-  symlinkSync(victim, path.join(sb.dest, 'p.bin.part'));
+  mkdirSync(path.join(sb.dest, '.bulkget', 'partial'), { recursive: true });
+  symlinkSync(victim, partialOf(sb.dest, 'p.bin'));
   symlinkSync(victim, path.join(sb.dest, 'q.bin'));
-  // r.bin.part and h.bin.part come with a resume record, as an interrupted run would leave them.
-  symlinkSync(victim, path.join(sb.dest, 'r.bin.part'));
-  linkSync(victim, path.join(sb.dest, 'h.bin.part'));
-  mkdirSync(path.join(sb.dest, '.bulkget'));
+  // The partials of r.bin and h.bin come with a resume record, as an interrupted run leaves them.
+  symlinkSync(victim, partialOf(sb.dest, 'r.bin'));
+  linkSync(victim, partialOf(sb.dest, 'h.bin'));
   const state = await StateStore.open(sb.dest);
   state.recordPart('r.bin', s.url('/r.bin'), { etag: r2.etag, size: r2.body.length });
   state.recordPart('h.bin', s.url('/h.bin'), { etag: h.etag, size: h.body.length });

@@ -31,7 +31,8 @@ test('prepareDest: creates DEST, proves it writable, returns the real path', asy
   const real = await prepareDest(dest);
   assert.equal(real, realpathSync(dest));
   assert.ok(lstatSync(join(dest, '.bulkget')).isDirectory());
-  assert.deepEqual(readdirSync(join(dest, '.bulkget')), []); // the probe is gone
+  assert.equal(lstatSync(join(dest, '.bulkget')).mode & 0o777, 0o700, 'private');
+  assert.deepEqual(readdirSync(join(dest, '.bulkget')), ['partial']); // the probe is gone
 });
 
 test('prepareDest: a path under a regular file throws DestError', async (t) => {
@@ -89,8 +90,14 @@ test('SafeDirs.place: a folder is fresh only when it held nothing of the user\'s
   mkdirSync(join(dest, 'onlypart'));
   writeFileSync(join(dest, 'onlypart', 'f.bin.part'), 'x');
   const dirs = new SafeDirs(dest);
-  // DEST holds only bulkget's own folder plus the ones above: not fresh.
-  assert.deepEqual(await dirs.place('top.bin'), { abs: join(dest, 'top.bin'), fresh: false });
+  // DEST holds only bulkget's own folder plus the ones above: not fresh. No partial folder
+  // holding anything: partials are fresh.
+  assert.deepEqual(await dirs.place('top.bin'), {
+    abs: join(dest, 'top.bin'),
+    part: join(dest, '.bulkget', 'partial', 'top.bin.part'),
+    fresh: false,
+    partFresh: true,
+  });
   assert.equal((await dirs.place('empty/a.bin')).fresh, true);
   assert.equal((await dirs.place('made/by/run.bin')).fresh, true); // created by this run
   assert.equal((await dirs.place('full/new.bin')).fresh, false);
@@ -105,34 +112,43 @@ test('SafeDirs.place: a folder is fresh only when it held nothing of the user\'s
   const one = sandbox(t).dest;
   writeFileSync(join(one, 'x.bin'), 'mine');
   assert.equal((await new SafeDirs(one).place('x.bin')).fresh, false);
+  // A partial left by an earlier run: partials are not fresh, wherever the file goes.
+  const left = sandbox(t).dest;
+  mkdirSync(join(left, '.bulkget', 'partial'), { recursive: true });
+  writeFileSync(join(left, '.bulkget', 'partial', 'old.bin.part'), 'x');
+  const p = await new SafeDirs(left).place('sub/new.bin');
+  assert.equal(p.fresh, true);
+  assert.equal(p.partFresh, false);
 });
 
 test('openPart: a planted .part symlink is never written through', async (t) => {
   const { dest, outside } = sandbox(t);
   const abs = join(dest, 'file.bin');
-  symlinkSync(join(outside, 'victim.txt'), abs + '.part');
+  const part = abs + '.part';
+  symlinkSync(join(outside, 'victim.txt'), part);
 
-  assert.throws(() => openPart(abs, 'append'), (err: NodeJS.ErrnoException) => {
+  assert.throws(() => openPart(part, 'append'), (err: NodeJS.ErrnoException) => {
     assert.equal(err.code, 'ELOOP');
     return true;
   });
   outsideUnchanged(outside);
 
   // A fresh start replaces the link with a real file.
-  const fh = openPart(abs, 'truncate');
+  const fh = openPart(part, 'truncate');
   writeSync(fh, 'new bytes');
   closeSync(fh);
-  assert.ok(lstatSync(abs + '.part').isFile());
-  assert.equal(readFileSync(abs + '.part', 'utf8'), 'new bytes');
+  assert.ok(lstatSync(part).isFile());
+  assert.equal(readFileSync(part, 'utf8'), 'new bytes');
   outsideUnchanged(outside);
 });
 
 test('openPart: a hard-linked .part is not appended to; truncate gets a new inode', async (t) => {
   const { dest, outside } = sandbox(t);
   const abs = join(dest, 'h.bin');
-  linkSync(join(outside, 'victim.txt'), abs + '.part');
-  assert.throws(() => openPart(abs, 'append'), PathError);
-  const fh = openPart(abs, 'truncate');
+  const part = abs + '.part';
+  linkSync(join(outside, 'victim.txt'), part);
+  assert.throws(() => openPart(part, 'append'), PathError);
+  const fh = openPart(part, 'truncate');
   writeSync(fh, 'mine');
   closeSync(fh);
   outsideUnchanged(outside);
@@ -141,48 +157,50 @@ test('openPart: a hard-linked .part is not appended to; truncate gets a new inod
 test('openPart append, partSize, discardPart', async (t) => {
   const { dest, outside } = sandbox(t);
   const abs = join(dest, 'r.bin');
-  assert.equal(partSize(abs), -1);
-  let fh = openPart(abs, 'truncate');
+  const part = abs + '.part';
+  assert.equal(partSize(part), -1);
+  let fh = openPart(part, 'truncate');
   writeSync(fh, '12345');
   closeSync(fh);
-  assert.equal(partSize(abs), 5);
-  fh = openPart(abs, 'append');
+  assert.equal(partSize(part), 5);
+  fh = openPart(part, 'append');
   writeSync(fh, '678');
   closeSync(fh);
-  assert.equal(readFileSync(abs + '.part', 'utf8'), '12345678');
-  assert.equal(partSize(abs), 8);
-  discardPart(abs);
-  assert.equal(partSize(abs), -1);
-  discardPart(abs); // nothing there: fine
+  assert.equal(readFileSync(part, 'utf8'), '12345678');
+  assert.equal(partSize(part), 8);
+  discardPart(part);
+  assert.equal(partSize(part), -1);
+  discardPart(part); // nothing there: fine
 
   // A symlinked .part counts as absent and is removed.
-  symlinkSync(join(outside, 'victim.txt'), abs + '.part');
-  assert.equal(partSize(abs), -1);
-  assert.equal(existsSync(abs + '.part'), false);
+  symlinkSync(join(outside, 'victim.txt'), part);
+  assert.equal(partSize(part), -1);
+  assert.equal(existsSync(part), false);
   outsideUnchanged(outside);
 });
 
 test('commitPart replaces a symlink at the final name; fileExists', async (t) => {
   const { dest, outside } = sandbox(t);
   const abs = join(dest, 'final.txt');
+  const part = abs + '.part';
   symlinkSync(join(outside, 'victim.txt'), abs);
   assert.equal(fileExists(abs), false); // a symlink is not our file
 
-  const fh = openPart(abs, 'truncate');
+  const fh = openPart(part, 'truncate');
   writeSync(fh, 'downloaded');
   closeSync(fh);
-  commitPart(abs);
+  commitPart(part, abs);
   assert.ok(lstatSync(abs).isFile());
   assert.equal(readFileSync(abs, 'utf8'), 'downloaded');
-  assert.equal(existsSync(abs + '.part'), false);
+  assert.equal(existsSync(part), false);
   assert.equal(fileExists(abs), true);
   outsideUnchanged(outside);
 
   // Committing under another name (Content-Disposition).
-  const fh2 = openPart(abs, 'truncate');
+  const fh2 = openPart(part, 'truncate');
   writeSync(fh2, 'other');
   closeSync(fh2);
-  commitPart(abs, join(dest, 'renamed.txt'));
+  commitPart(part, join(dest, 'renamed.txt'));
   assert.equal(readFileSync(join(dest, 'renamed.txt'), 'utf8'), 'other');
   assert.equal(fileExists(join(dest, 'missing')), false);
   assert.equal(fileExists(dest), false); // a folder is not a file

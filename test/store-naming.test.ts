@@ -6,6 +6,7 @@ import {
   parseSuffix,
   percentDecode,
   sanitizeDispositionName,
+  partialName,
   sanitizeSegment,
   treePath,
   withSuffix,
@@ -237,4 +238,25 @@ test('sanitizeDispositionName', () => {
     ['', null],
   ];
   for (const [h, want] of table) assert.equal(sanitizeDispositionName(h), want, h);
+});
+
+test('partialName: one-to-one, never an item name, never too long', () => {
+  const table: Array<[string, string]> = [
+    ['x', 'x.part'],
+    ['x.part', 'x.part.part'],
+    ['a/b.bin', 'a%2Fb.bin.part'],
+    ['a%2Fb.bin', 'a%252Fb.bin.part'],
+    ['#tag', '%23tag.part'],
+    ['%23tag', '%2523tag.part'],
+    ['mid#dle', 'mid#dle.part'],
+  ];
+  for (const [rel, want] of table) assert.equal(partialName(rel), want, rel);
+  const long = 'd/'.repeat(60) + 'é'.repeat(90);
+  const hashed = partialName(long);
+  assert.match(hashed, /^#[0-9a-f]{32}\.part$/);
+  assert.notEqual(partialName(long + 'x'), hashed);
+  assert.ok(Buffer.byteLength(partialName('a'.repeat(200))) <= 240);
+  // Distinct paths, distinct partial names, over a set built to collide if the map were lossy.
+  const rels = ['a/b', 'a%2Fb', 'a%252Fb', 'a/b.part', 'a/b/c', 'a%2Fb/c', '#a', '%23a', 'x', 'x.part', 'x.part.part'];
+  assert.equal(new Set(rels.map(partialName)).size, rels.length);
 });

@@ -29,7 +29,7 @@ test('writer: many files in batches, each whole under its final name, no .part l
       const abs = join(dest, `f${i}.txt`);
       // Every tenth file goes to another final name, as a Content-Disposition name would.
       const target = i % 10 === 0 ? join(dest, `renamed-${i}.txt`) : abs;
-      return w.put(abs, target, chunks, Buffer.byteLength(t));
+      return w.put(abs + '.part', target, chunks, Buffer.byteLength(t));
     }),
   );
   await w.close();
@@ -46,8 +46,8 @@ test('writer: batches bigger than one message and an empty file', async () => {
   const w = new SmallFileWriter();
   const big = Buffer.alloc(200 << 10, 7);
   const jobs = [];
-  for (let i = 0; i < 12; i++) jobs.push(w.put(join(dest, `b${i}`), join(dest, `b${i}`), [big], big.length));
-  jobs.push(w.put(join(dest, 'empty'), join(dest, 'empty'), [], 0));
+  for (let i = 0; i < 12; i++) jobs.push(w.put(join(dest, `b${i}.part`), join(dest, `b${i}`), [big], big.length));
+  jobs.push(w.put(join(dest, 'empty.part'), join(dest, 'empty'), [], 0));
   await Promise.all(jobs);
   await w.close();
   for (let i = 0; i < 12; i++) assert.deepEqual(readFileSync(join(dest, `b${i}`)), big);
@@ -59,8 +59,8 @@ test('writer: a failing file rejects with its code, leaves no .part, and the oth
   const w = new SmallFileWriter();
   mkdirSync(join(dest, 'gone'));
   // The target folder disappears before the thread gets there: the rename fails.
-  const good = w.put(join(dest, 'ok.txt'), join(dest, 'ok.txt'), [Buffer.from('fine')], 4);
-  const bad = w.put(join(dest, 'x.txt'), join(dest, 'gone', 'sub', 'x.txt'), [Buffer.from('lost')], 4);
+  const good = w.put(join(dest, 'ok.txt.part'), join(dest, 'ok.txt'), [Buffer.from('fine')], 4);
+  const bad = w.put(join(dest, 'x.txt.part'), join(dest, 'gone', 'sub', 'x.txt'), [Buffer.from('lost')], 4);
   await assert.rejects(bad, (err: NodeJS.ErrnoException) => {
     assert.equal(err.code, 'ENOENT');
     return true;
@@ -80,7 +80,7 @@ test('writer: a planted .part symlink is replaced, never written through', async
   writeFileSync(join(root, 'victim.txt'), 'precious');
   symlinkSync(join(root, 'victim.txt'), join(dest, 'a.bin.part'));
   const w = new SmallFileWriter();
-  await w.put(join(dest, 'a.bin'), join(dest, 'a.bin'), [Buffer.from('downloaded')], 10);
+  await w.put(join(dest, 'a.bin.part'), join(dest, 'a.bin'), [Buffer.from('downloaded')], 10);
   await w.close();
   assert.equal(readFileSync(join(root, 'victim.txt'), 'utf8'), 'precious');
   assert.ok(lstatSync(join(dest, 'a.bin')).isFile());
@@ -91,7 +91,7 @@ test('writer: close waits for files still in the thread', async () => {
   const dest = tmp();
   const w = new SmallFileWriter();
   let settled = 0;
-  for (let i = 0; i < 50; i++) void w.put(join(dest, `c${i}`), join(dest, `c${i}`), [Buffer.from(String(i))], String(i).length).then(() => settled++);
+  for (let i = 0; i < 50; i++) void w.put(join(dest, `c${i}.part`), join(dest, `c${i}`), [Buffer.from(String(i))], String(i).length).then(() => settled++);
   await w.close();
   assert.equal(readdirSync(dest).length, 50);
   await new Promise((r) => setImmediate(r));

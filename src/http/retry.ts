@@ -19,7 +19,11 @@ const RETRYABLE_CODES = new Set([
   'UND_ERR_HEADERS_TIMEOUT',
   'UND_ERR_BODY_TIMEOUT',
   'UND_ERR_CLOSED',
+  // A body that ends before its Content-Length says (a FIN mid-body on a `Connection: close`
+  // answer reads this way): the most common fault on the internet.
+  'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
   'BULKGET_SHORT_BODY',
+  'BULKGET_STALLED',
 ]);
 
 export function isRetryableError(err: unknown): boolean {
@@ -49,6 +53,7 @@ const MESSAGES: Record<string, string> = {
   UND_ERR_CONNECT_TIMEOUT: 'connect timeout',
   UND_ERR_HEADERS_TIMEOUT: 'timed out waiting for the response',
   UND_ERR_BODY_TIMEOUT: 'timed out waiting for body bytes',
+  UND_ERR_RES_CONTENT_LENGTH_MISMATCH: 'body cut short: the connection ended before Content-Length bytes',
   CERT_HAS_EXPIRED: 'TLS certificate has expired (use -k to ignore)',
   DEPTH_ZERO_SELF_SIGNED_CERT: 'self-signed TLS certificate (use -k to ignore)',
   SELF_SIGNED_CERT_IN_CHAIN: 'self-signed TLS certificate in chain (use -k to ignore)',

@@ -11,8 +11,8 @@ import { closeSync, createReadStream, writeSync, writev } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { ConnectionPool, Lease } from '../pool/pool.js';
 import type { EventBus, Item, ItemResult, Outcome, RunStats } from '../types.js';
-import type { SafeDirs } from '../store/paths.js';
-import { PathError, commitPart, discardPart, fileExists, openPart, partSize } from '../store/paths.js';
+import type { Placement, SafeDirs } from '../store/paths.js';
+import { PathError, commitNew, commitPart, discardPart, fileExists, openPart, partSize, writeSmallPart } from '../store/paths.js';
 import type { StateStore } from '../store/state.js';
 import type { NameAllocator } from '../store/fingerprint.js';
 import type { SmallFileWriter } from '../store/writer.js';
@@ -126,13 +126,13 @@ export async function transfer(item: Item, ctx: TransferContext): Promise<ItemRe
 
 async function run(item: Item, ctx: TransferContext, result: ItemResult): Promise<Outcome> {
   const { opts, stats } = ctx;
-  let abs: string;
-  let fresh: boolean;
+  let place: Placement;
   try {
-    ({ abs, fresh } = await ctx.dirs.place(item.out));
+    place = await ctx.dirs.place(item.out);
   } catch (err) {
     throw new Final('failed', describeError(err));
   }
+  const { abs, part, fresh } = place;
 
   const conditional: Record<string, string> = {};
   // In a folder that held nothing when the run began (the usual bulk download), neither the
@@ -152,7 +152,7 @@ async function run(item: Item, ctx: TransferContext, result: ItemResult): Promis
     }
   }
 
-  let resume = fresh ? undefined : await resumeState(item, abs, ctx);
+  let resume = place.partFresh ? undefined : await resumeState(item, part, ctx);
   let url = item.url;
   let hops = 0;
   let retry = 0;
@@ -168,10 +168,10 @@ async function run(item: Item, ctx: TransferContext, result: ItemResult): Promis
     try {
       // An item with a checksum that continues a .part needs the part's bytes in its hash:
       // read before a slot is taken, so no socket waits on the disk.
-      const partHash = item.sha256 && resume ? await hashPart(abs) : undefined;
+      const partHash = item.sha256 && resume ? await hashPart(part) : undefined;
       const lease = await acquire(ctx, url.origin, hops > 0 || retry > 0);
       result.attempts++;
-      const next = await attempt(item, ctx, lease, url, headers, abs, resume, partHash, result);
+      const next = await attempt(item, ctx, lease, url, headers, place, resume, partHash, result);
       if (next.kind === 'done') return next.outcome;
       // A redirect: check it, then go round with the new URL (same attempt budget).
       hops++;
@@ -193,7 +193,7 @@ async function run(item: Item, ctx: TransferContext, result: ItemResult): Promis
       if (err instanceof Final || err instanceof AbortedError) throw err;
       if (ctx.signal.aborted) throw new AbortedError();
       if (err instanceof Restart) {
-        discardPart(abs);
+        discardPart(part);
         resume = undefined;
         continue;
       }
@@ -214,7 +214,7 @@ async function run(item: Item, ctx: TransferContext, result: ItemResult): Promis
       retry++;
       await sleep(wait, ctx.signal);
       // A part written by the failed attempt is continued if we know its validator.
-      resume = await resumeState(item, abs, ctx);
+      resume = await resumeState(item, part, ctx);
     }
   }
 }
@@ -227,12 +227,13 @@ async function attempt(
   lease: Lease,
   url: URL,
   headers: Record<string, string>,
-  abs: string,
+  place: Placement,
   resume: Resume | undefined,
   partHash: Hash | undefined,
   result: ItemResult,
 ): Promise<AttemptResult> {
   const { stats, opts } = ctx;
+  const { abs, part } = place;
   stats.active++;
   let body: BodyFile | undefined;
   let redirect: string | undefined;
@@ -302,12 +303,12 @@ async function attempt(
       expectedTotal = total;
     }
     if (opts.maxFilesize > 0 && expectedTotal > opts.maxFilesize) {
-      discardPart(abs);
+      discardPart(part);
       throw new Final('failed', `file is larger than --max-filesize (${expectedTotal} bytes announced)`, status);
     }
     if (item.size !== undefined && expectedTotal >= 0 && expectedTotal !== item.size) {
       // A .part of this item (from an earlier run) is not worth keeping either.
-      discardPart(abs);
+      discardPart(part);
       throw new Final('failed', `size mismatch: server announces ${expectedTotal} bytes, expected ${item.size}`, status);
     }
 
@@ -323,7 +324,15 @@ async function attempt(
     // Small and whole, as most files of a bulk list are: gathered and written in one go after the
     // last byte, so a body cut short leaves no .part behind. Anything else is written as it comes.
     const gather = offset === 0 && bodyLength >= 0 && bodyLength <= GATHER_LIMIT;
-    body = new BodyFile(abs, offset, expectedTotal, gather, hash, ctx.stats, result, opts.maxFilesize);
+    body = new BodyFile(part, offset, expectedTotal, gather, hash, ctx.stats, result, opts.maxFilesize);
+    // A small body cut short is worth keeping when a validator can guard its continuation: the
+    // retry then asks only for the rest (Range + If-Range), as it does for a big one.
+    const strong = etag !== undefined && !etag.startsWith('W/');
+    if (gather && ctx.state && (strong || lastModified !== undefined)) {
+      const state = ctx.state;
+      const v = { etag, lastModified, size: expectedTotal };
+      body.keepCut = () => state.recordPart(item.out, item.url.href, v);
+    }
     if (!gather) {
       try {
         body.open();
@@ -358,36 +367,29 @@ async function attempt(
       throw err;
     }
     if (item.size !== undefined && written !== item.size) {
-      discardPart(abs);
+      discardPart(part);
       throw new Final('failed', `size mismatch: got ${written} bytes, expected ${item.size}`, status);
     }
     if (file.hash) {
       const got = file.hash.digest('hex');
       if (got !== item.sha256) {
-        discardPart(abs);
+        discardPart(part);
         throw new Final('failed', `sha256 mismatch: got ${got}, expected ${item.sha256}`, status);
       }
     }
 
     let finalRel = item.out;
-    let finalAbs = abs;
+    const gathered = file.takeGathered();
     const cdName = disposition ? sanitizeDispositionName(disposition) : null;
     // `.bulkget` is a safe name but holds our own records: the URL's name is used instead.
     if (cdName && cdName.toLowerCase() !== '.bulkget') {
-      // The server's name is known only now, so its collision suffix goes in completion order.
-      const dir = item.out.includes('/') ? item.out.slice(0, item.out.lastIndexOf('/') + 1) : '';
-      const assigned = ctx.names.assign(dir + cdName, item.url.href + '#cd');
-      if (assigned) {
-        finalRel = assigned;
-        finalAbs = await ctx.dirs.ensureParent(finalRel);
-      }
-    }
-    const gathered = file.takeGathered();
-    if (gathered) {
-      await ctx.writer.put(abs, finalAbs, gathered, written);
+      if (gathered) writeSmallPart(part, gathered);
+      finalRel = await commitDisposition(item, ctx, part, cdName);
+    } else if (gathered) {
+      await ctx.writer.put(part, abs, gathered, written);
       reclaimAfter(written);
     } else {
-      commitPart(abs, finalAbs);
+      commitPart(part, abs);
     }
     stats.bytesDone += written;
     ctx.state?.recordDone(finalRel, item.url.href, { etag, lastModified, size: written });
@@ -422,9 +424,11 @@ class BodyFile implements BodySink {
   private flow: { resume: () => void; abort: (err: Error) => void } | undefined;
   private paused = false;
   private idle: (() => void) | undefined;
+  /** Records a gathered body that was cut short as a partial file to resume (see decide). */
+  keepCut: (() => void) | undefined;
 
   constructor(
-    private readonly abs: string,
+    private readonly part: string,
     private readonly offset: number,
     /** The whole file's length as the answer announced it, or -1. */
     readonly expectedTotal: number,
@@ -440,7 +444,7 @@ class BodyFile implements BodySink {
   }
 
   open(): void {
-    this.fd = openPart(this.abs, this.offset > 0 ? 'append' : 'truncate');
+    this.fd = openPart(this.part, this.offset > 0 ? 'append' : 'truncate');
     streamingBodies++;
   }
 
@@ -478,16 +482,27 @@ class BodyFile implements BodySink {
   }
 
   fail(err: unknown): void | Promise<void> {
+    const chunks = this.chunks;
     this.chunks = undefined;
-    // Past --max-filesize the file is not kept, not even as a .part to resume.
+    // Past --max-filesize the file is not kept, not even as a partial to resume.
     const discard = err instanceof Final;
+    if (chunks && chunks.length > 0 && this.keepCut && !discard) {
+      try {
+        writeSmallPart(this.part, chunks);
+        this.keepCut();
+      } catch {
+        // Only a head start is lost: the retry fetches the whole body.
+        discardPart(this.part);
+      }
+      return;
+    }
     if (this.fd < 0) {
-      if (discard) discardPart(this.abs);
+      if (discard) discardPart(this.part);
       return;
     }
     return this.drained().then(() => {
       this.close();
-      if (discard) discardPart(this.abs);
+      if (discard) discardPart(this.part);
     });
   }
 
@@ -590,15 +605,15 @@ function reclaimAfter(bytes: number): void {
 }
 
 /** sha256 of a leftover .part, for an item with a checksum whose download continues it. */
-async function hashPart(abs: string): Promise<Hash> {
+async function hashPart(part: string): Promise<Hash> {
   const hash = createHash('sha256');
-  for await (const chunk of createReadStream(abs + '.part') as AsyncIterable<Buffer>) hash.update(chunk);
+  for await (const chunk of createReadStream(part) as AsyncIterable<Buffer>) hash.update(chunk);
   return hash;
 }
 
 /** What a leftover .part allows: continue with Range + If-Range, or nothing. */
-async function resumeState(item: Item, abs: string, ctx: TransferContext): Promise<Resume | undefined> {
-  const size = partSize(abs);
+async function resumeState(item: Item, part: string, ctx: TransferContext): Promise<Resume | undefined> {
+  const size = partSize(part);
   if (size <= 0) return undefined;
   const rec = await ctx.state?.lookup(item.out);
   if (!rec || rec.k !== 'part' || rec.u !== item.url.href) return undefined;
@@ -629,6 +644,28 @@ function resumedTotal(contentRange: string | undefined, resume: Resume, bodyLeng
   if (last + 1 !== total) return undefined;
   if (resume.size !== undefined && total !== resume.size) return undefined;
   return total;
+}
+
+/**
+ * Puts a finished partial file under the server's name (Content-Disposition). That name is known
+ * only now, so its collision suffix comes in completion order; a name another item holds, or a
+ * file that was there before (the user's own `important.txt`), is never replaced: the next free
+ * suffix is taken instead, as wget does. Returns the path used, relative to DEST.
+ */
+async function commitDisposition(item: Item, ctx: TransferContext, part: string, cdName: string): Promise<string> {
+  const dir = item.out.includes('/') ? item.out.slice(0, item.out.lastIndexOf('/') + 1) : '';
+  const wanted = dir + cdName;
+  // A key of this item's own: two items of one URL must not share a claim.
+  const key = `${item.url.href}#cd${item.seq}`;
+  for (let n = 0; ; n++) {
+    // assign() hands out the name, or the next suffix, that no item holds; each call claims one.
+    // One that is taken on disk (a file from before the run) is passed over: link() never
+    // replaces a file.
+    const rel = ctx.names.assign(wanted, `${key}#${n}`);
+    if (rel === null) continue;
+    const abs = await ctx.dirs.ensureParent(rel);
+    if (commitNew(part, abs)) return rel;
+  }
 }
 
 /**

@@ -2,6 +2,8 @@
 // macOS and Windows alike, so a list made on one system can be replayed on another and no name
 // taken from a URL, an input line or a server header can climb out of DEST.
 
+import { createHash } from 'node:crypto';
+
 /** Bytes a segment may take: well under the 255-byte limit of ext4/APFS/NTFS, leaving room for
  *  a collision suffix (`-123`) and the `.part` of the temporary file. */
 const MAX_SEGMENT_BYTES = 200;
@@ -334,4 +336,26 @@ function utf8FromLatin1(s: string): string {
   } catch {
     return s;
   }
+}
+
+/** Bytes a partial file's name may take before it is replaced by a digest (ext4: 255). */
+const MAX_PARTIAL_BYTES = 240;
+
+/**
+ * The name of `rel`'s partial file inside DEST/.bulkget/partial. One flat folder, and a one-to-one
+ * map: `%` and `/` are escaped (`%25`, `%2F`), a leading `#` too, and `.part` is added; a name
+ * too long for that is `#` and 32 hex digits of its SHA-256 instead, which no escaped name can
+ * start with. So the partials of `x` and `x.part` (or of `a/b` and `a%2Fb`) never meet, and no
+ * item's own name is ever used for a partial file.
+ */
+export function partialName(rel: string): string {
+  let name = rel;
+  if (name.includes('%')) name = name.replace(/%/g, '%25');
+  if (name.includes('/')) name = name.replace(/\//g, '%2F');
+  if (name.charCodeAt(0) === 0x23 /* # */) name = '%23' + name.slice(1);
+  name += '.part';
+  if (name.length * 3 > MAX_PARTIAL_BYTES && utf8Length(name) > MAX_PARTIAL_BYTES) {
+    name = '#' + createHash('sha256').update(rel).digest('hex').slice(0, 32) + '.part';
+  }
+  return name;
 }

@@ -1,9 +1,11 @@
 // Writing inside DEST and nowhere else. Names are already sanitised (naming.ts); what is left is
 // the file system itself: a folder or a .part inside DEST that is a symlink planted to point out.
 
-import { closeSync, constants, fstatSync, lstatSync, opendirSync, openSync, renameSync, unlinkSync, writeSync, writevSync } from 'node:fs';
-import { lstat, mkdir, open, realpath, stat, unlink } from 'node:fs/promises';
+import { closeSync, constants, copyFileSync, fstatSync, linkSync, lstatSync, opendirSync, openSync, renameSync, unlinkSync, writeSync, writevSync } from 'node:fs';
+import { chmod, lstat, mkdir, open, realpath, stat, unlink } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
+import { partialName } from './naming.js';
 
 /** DEST cannot be created or written. */
 export class DestError extends Error {
@@ -31,14 +33,23 @@ export async function prepareDest(dest: string): Promise<string> {
     const real = await realpath(dest);
     const own = join(real, '.bulkget');
     try {
-      await mkdir(own);
+      await mkdir(own, 0o700);
     } catch (err) {
       if (codeOf(err) !== 'EEXIST') throw err;
     }
     // Lock and state are written in here: a symlink would carry them out of DEST.
-    const st = await lstat(own);
-    if (st.isSymbolicLink()) throw Object.assign(new Error('symlink'), { code: 'ELOOP' });
-    if (!st.isDirectory()) throw Object.assign(new Error('not a folder'), { code: 'ENOTDIR' });
+    await checkOwnDir(own);
+    // Private: it records which URLs were fetched, and DEST is often a web-served folder. A
+    // folder of another user's that we may write in anyway stays as it is.
+    await chmod(own, 0o700).catch((err: unknown) => {
+      if (codeOf(err) !== 'EPERM') throw err;
+    });
+    try {
+      await mkdir(join(own, PARTIAL_DIR), 0o700);
+    } catch (err) {
+      if (codeOf(err) !== 'EEXIST') throw err;
+    }
+    await checkOwnDir(join(own, PARTIAL_DIR));
     // mkdir succeeds on a read-only mount when the folder already exists: only a write proves it.
     const probe = join(own, `probe-${process.pid}-${Math.random().toString(36).slice(2)}`);
     const fh = await open(probe, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | O_NOFOLLOW, 0o644);
@@ -52,6 +63,16 @@ export async function prepareDest(dest: string): Promise<string> {
   } catch (err) {
     throw new DestError(`cannot write to DEST ${dest}: ${codeOf(err)}`);
   }
+}
+
+/** Partial files live in DEST/.bulkget/partial: a folder no item can name (see naming.ts). */
+export const PARTIAL_DIR = 'partial';
+
+/** A folder of our own records: a symlink there would carry our writes out of DEST. */
+async function checkOwnDir(dir: string): Promise<void> {
+  const st = await lstat(dir);
+  if (st.isSymbolicLink()) throw Object.assign(new Error('symlink'), { code: 'ELOOP' });
+  if (!st.isDirectory()) throw Object.assign(new Error('not a folder'), { code: 'ENOTDIR' });
 }
 
 /**
@@ -85,15 +106,20 @@ async function mkdirParents(dir: string): Promise<void> {
 
 const VERIFIED_CAP = 10_000;
 
-/** Where a file goes, and whether its folder is known to hold nothing under that name yet. */
+/** Where a file goes, its partial file, and what may already be there. */
 export interface Placement {
+  /** The final path. */
   abs: string;
+  /** The partial file: DEST/.bulkget/partial/NAME, never a name an item may own. */
+  part: string;
   /**
    * The folder held none of the user's files when this run first saw it (it was empty, or this
-   * run created it), so a name this run has not written is absent: no lstat of the file or its
-   * .part is needed. Only for an item's first attempt; a retry looks at what the failed one left.
+   * run created it), so a name this run has not written is absent: no lstat of the file is
+   * needed. Only for an item's first attempt; a retry looks at what the failed one left.
    */
   fresh: boolean;
+  /** The partial folder was empty when this run began: no partial to resume, no lstat needed. */
+  partFresh: boolean;
 }
 
 /** Creates and checks the folders under DEST, refusing any that is a symlink or a file. */
@@ -103,15 +129,19 @@ export class SafeDirs {
   // costs a few lstat calls again (and loses freshness, which is only an optimisation).
   private readonly verified = new Map<string, boolean>();
   private destFresh: boolean | undefined;
+  private partFresh: boolean | undefined;
+  private readonly partDir: string;
 
-  constructor(private readonly destReal: string) {}
+  constructor(private readonly destReal: string) {
+    this.partDir = join(destReal, '.bulkget', PARTIAL_DIR);
+  }
 
   /** The absolute path for `rel` ('/'-separated, sanitised), its parent folders ready. */
   async ensureParent(rel: string): Promise<string> {
     return (await this.place(rel)).abs;
   }
 
-  /** As ensureParent, with whether the folder is fresh (see Placement). */
+  /** As ensureParent, with the partial file and what may exist (see Placement). */
   async place(rel: string): Promise<Placement> {
     const segs = rel.split('/');
     for (const s of segs) {
@@ -124,6 +154,7 @@ export class SafeDirs {
     let dir = this.destReal;
     // DEST itself was checked by prepareDest; only its contents matter.
     this.destFresh ??= holdsNothing(dir, '.bulkget');
+    this.partFresh ??= holdsNothing(this.partDir);
     let fresh = this.destFresh;
     for (let i = 0; i < segs.length - 1; i++) {
       dir = join(dir, segs[i]!);
@@ -135,7 +166,12 @@ export class SafeDirs {
       }
       fresh = known;
     }
-    return { abs: join(dir, segs[segs.length - 1]!), fresh };
+    return {
+      abs: join(dir, segs[segs.length - 1]!),
+      part: join(this.partDir, partialName(rel)),
+      fresh,
+      partFresh: this.partFresh,
+    };
   }
 
   /** Checks (or creates) one folder; resolves with whether it is fresh. */
@@ -167,8 +203,8 @@ function holdsNothing(dir: string, except?: string): boolean {
   let d;
   try {
     d = opendirSync(dir);
-  } catch {
-    return false;
+  } catch (err) {
+    return codeOf(err) === 'ENOENT'; // nothing there holds nothing
   }
   try {
     for (let i = 0; i < 2; i++) {
@@ -182,22 +218,17 @@ function holdsNothing(dir: string, except?: string): boolean {
   }
 }
 
-function partOf(absFinal: string): string {
-  return absFinal + '.part';
-}
-
 /**
- * Opens `absFinal.part` for writing and returns its descriptor. `truncate` starts a fresh file:
- * the old one is unlinked and a new inode created with O_EXCL, so neither a planted symlink nor a
- * hard link to a file outside DEST can be written through. `append` continues an existing .part:
- * O_NOFOLLOW refuses a symlink (ELOOP) and a file with other hard links is refused too.
+ * Opens the partial file `part` for writing and returns its descriptor. `truncate` starts a fresh
+ * file: the old one is unlinked and a new inode created with O_EXCL, so neither a planted symlink
+ * nor a hard link to a file outside DEST can be written through. `append` continues an existing
+ * one: O_NOFOLLOW refuses a symlink (ELOOP) and a file with other hard links is refused too.
  *
  * Everything on the per-file path here is synchronous, as curl's and wget's writes are: on a local
  * file system each call takes microseconds, and a thread-pool round trip plus a promise per call
  * cost more CPU than the call itself (measured on 10,000 x 4 KiB files and 200 x 1 MiB files).
  */
-export function openPart(absFinal: string, mode: 'truncate' | 'append'): number {
-  const part = partOf(absFinal);
+export function openPart(part: string, mode: 'truncate' | 'append'): number {
   if (mode === 'truncate') return createFresh(part);
   const fd = openSync(part, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | O_NOFOLLOW, 0o644);
   try {
@@ -213,9 +244,9 @@ export function openPart(absFinal: string, mode: 'truncate' | 'append'): number 
 
 /**
  * A fresh file of our own: O_EXCL never follows or reuses what is there. Whatever is there (an old
- * .part, a planted link) is removed and the create tried once more; if something reappears in
+ * partial, a planted link) is removed and the create tried once more; if something reappears in
  * between, O_EXCL fails rather than follow it. Trying the create first spares the common case (no
- * .part) a failing unlink per file.
+ * partial) a failing unlink per file.
  */
 function createFresh(part: string): number {
   try {
@@ -248,9 +279,8 @@ export function writeChunks(fd: number, chunks: Buffer[]): void {
   }
 }
 
-/** Bytes in the leftover `.part`, or -1 when there is no regular `.part`. */
-export function partSize(absFinal: string): number {
-  const part = partOf(absFinal);
+/** Bytes in the partial file, or -1 when there is no regular one. */
+export function partSize(part: string): number {
   try {
     // Non-throwing on purpose: asked once per file, almost always of a file that is not there,
     // and an ENOENT Error per file is measurable.
@@ -269,17 +299,58 @@ export function partSize(absFinal: string): number {
 }
 
 /**
- * Moves the finished `.part` into place (atomically: rename). rename replaces a symlink at the
- * final name instead of writing through it. `target` is another final path, for a name that was
- * only known once the response came (Content-Disposition).
+ * Moves the finished partial file to its final name, atomically (rename), replacing what is
+ * there: rename replaces a symlink at the final name instead of writing through it. A folder
+ * of DEST that is another file system (a mount point) gets a copy beside the final name first.
  */
-export function commitPart(absFinal: string, target?: string): void {
-  renameSync(partOf(absFinal), target ?? absFinal);
+export function commitPart(part: string, final: string): void {
+  try {
+    renameSync(part, final);
+  } catch (err) {
+    if (codeOf(err) !== 'EXDEV') throw err;
+    const beside = besideName(final);
+    copyFileSync(part, beside, constants.COPYFILE_EXCL);
+    try {
+      renameSync(beside, final);
+    } catch (e) {
+      unlinkQuiet(beside);
+      throw e;
+    }
+    unlinkQuiet(part);
+  }
 }
 
-/** Writes a small, complete body as a fresh `.part` in one go (open, writev, close). */
-export function writeSmallPart(absFinal: string, chunks: Buffer[]): void {
-  const fd = createFresh(partOf(absFinal));
+/**
+ * Moves the finished partial file to `final` only if nothing is there (link fails on an existing
+ * name, where rename would replace it). False when the name is taken; the partial stays.
+ */
+export function commitNew(part: string, final: string): boolean {
+  try {
+    linkSync(part, final);
+  } catch (err) {
+    const code = codeOf(err);
+    if (code === 'EEXIST') return false;
+    if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw err;
+    // No hard links here: a copy created exclusively is just as safe.
+    try {
+      copyFileSync(part, final, constants.COPYFILE_EXCL);
+    } catch (e) {
+      if (codeOf(e) === 'EEXIST') return false;
+      throw e;
+    }
+  }
+  unlinkQuiet(part);
+  return true;
+}
+
+/** A name beside `final` that no item can own: sanitised names never hold a control character. */
+function besideName(final: string): string {
+  return join(dirname(final), `.\u0001bulkget-${randomBytes(8).toString('hex')}`);
+}
+
+/** Writes a small, complete body as a fresh partial file in one go (open, writev, close). */
+export function writeSmallPart(part: string, chunks: Buffer[]): void {
+  const fd = createFresh(part);
   try {
     writeChunks(fd, chunks);
   } finally {
@@ -287,9 +358,9 @@ export function writeSmallPart(absFinal: string, chunks: Buffer[]): void {
   }
 }
 
-/** Removes the `.part` (a failed or unwanted transfer); nothing there is fine. */
-export function discardPart(absFinal: string): void {
-  unlinkQuiet(partOf(absFinal));
+/** Removes the partial file (a failed or unwanted transfer); nothing there is fine. */
+export function discardPart(part: string): void {
+  unlinkQuiet(part);
 }
 
 /** Whether a regular file sits at the final name (a symlink does not count). */

@@ -12,7 +12,7 @@
 // bounded and a slow disk slows the main thread down to its pace.
 
 import { Worker } from 'node:worker_threads';
-import { commitPart, writeSmallPart } from './paths.js';
+import { commitPart, discardPart, writeSmallPart } from './paths.js';
 
 const RING_BYTES = 1 << 20;
 
@@ -28,6 +28,7 @@ interface Waiter {
 }
 interface Sent {
   waiters: Waiter[];
+  jobs: Job[];
   /** Ring offset just past the batch's last body: where the free space starts once it is done. */
   end: number;
 }
@@ -47,20 +48,21 @@ export class SmallFileWriter {
   private drained: (() => void) | undefined;
 
   /**
-   * Writes `chunks` (the whole body) as absFinal.part, then renames it to `target`. Resolves once
-   * the file is in place; rejects with the file system's error (no .part is left behind).
+   * Writes `chunks` (the whole body) as the partial file `part`, then renames it to `target`.
+   * Resolves once the file is in place; rejects with the file system's error (no partial is
+   * left behind).
    */
-  put(absFinal: string, target: string, chunks: Buffer[], length: number): Promise<void> {
+  put(part: string, target: string, chunks: Buffer[], length: number): Promise<void> {
     if (this.worker === undefined) this.start();
     const at = this.worker && !this.failed ? this.alloc(length) : -1;
-    if (at < 0) return this.writeNow(absFinal, target, chunks);
+    if (at < 0) return this.writeNow(part, target, chunks);
     const ring = this.ring!;
     let p = at;
     for (const c of chunks) {
       ring.set(c, p);
       p += c.length;
     }
-    this.jobs.push([absFinal + '.part', target, at, at + length]);
+    this.jobs.push([part, target, at, at + length]);
     const done = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
     if (!this.scheduled) {
       // After this turn's I/O callbacks: the files of every response parsed in it, together.
@@ -79,12 +81,24 @@ export class SmallFileWriter {
     if (worker) await worker.terminate();
   }
 
-  private writeNow(absFinal: string, target: string, chunks: Buffer[]): Promise<void> {
+  private writeNow(part: string, target: string, chunks: Buffer[]): Promise<void> {
+    return this.writeNowFrom(() => {
+      writeSmallPart(part, chunks);
+      commitPart(part, target);
+    }, part);
+  }
+
+  /** Runs the steps; on failure no partial file is left behind. */
+  private writeNowFrom(steps: () => void, part: string): Promise<void> {
     try {
-      writeSmallPart(absFinal, chunks);
-      commitPart(absFinal, target);
+      steps();
       return Promise.resolve();
     } catch (err) {
+      try {
+        discardPart(part);
+      } catch {
+        // the error that matters is the first one
+      }
       return Promise.reject(err as Error);
     }
   }
@@ -138,7 +152,7 @@ export class SmallFileWriter {
     this.scheduled = false;
     if (this.jobs.length === 0) return;
     const jobs = this.jobs;
-    const sent: Sent = { waiters: this.waiters, end: this.head };
+    const sent: Sent = { waiters: this.waiters, jobs, end: this.head };
     this.jobs = [];
     this.waiters = [];
     const worker = this.worker;
@@ -161,8 +175,13 @@ export class SmallFileWriter {
     for (let i = 0; i < sent.waiters.length; i++) {
       const w = sent.waiters[i]!;
       const e = reply.errors[i];
-      if (e) w.reject(Object.assign(new Error(e[1]), { code: e[0] }));
-      else w.resolve();
+      if (!e) w.resolve();
+      else if (e[0] === 'EXDEV') {
+        // The target folder is another file system (a mount point inside DEST): the thread left
+        // the written partial file for a copy from here.
+        const [part, target] = sent.jobs[i]!;
+        this.writeNowFrom(() => commitPart(part, target), part).then(w.resolve, w.reject);
+      } else w.reject(Object.assign(new Error(e[1]), { code: e[0] }));
     }
     if (this.inFlight.size === 0) this.idle();
   }
@@ -195,8 +214,7 @@ export class SmallFileWriter {
     for (let i = 0; i < jobs.length; i++) {
       const [part, target, start, end] = jobs[i]!;
       const w = sent.waiters[i]!;
-      const abs = part.slice(0, -'.part'.length);
-      this.writeNow(abs, target, [Buffer.from(ring.buffer, start, end - start)]).then(w.resolve, w.reject);
+      this.writeNow(part, target, [Buffer.from(ring.buffer, start, end - start)]).then(w.resolve, w.reject);
     }
     this.release(sent);
   }
@@ -244,7 +262,8 @@ function writerThread(): void {
         fs.renameSync(part, target);
         errors.push(null);
       } catch (e) {
-        if (created) {
+        // EXDEV: the caller copies the partial file across instead.
+        if (created && codeOf(e) !== 'EXDEV') {
           try {
             fs.unlinkSync(part);
           } catch {

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after } from 'node:test';
+import { partialName } from '../../src/store/naming.js';
 
 /** A factory of fresh temp folders named bulkget-PREFIX-…, all removed after the file's tests. */
 export function tempDirs(prefix: string): (name?: string) => string {
@@ -16,4 +17,9 @@ export function tempDirs(prefix: string): (name?: string) => string {
     made.push(dir);
     return dir;
   };
+}
+
+/** Where bulkget keeps the partial file of `rel` (a path relative to DEST). */
+export function partialOf(dest: string, rel: string): string {
+  return path.join(dest, '.bulkget', 'partial', partialName(rel));
 }
