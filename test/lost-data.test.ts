@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { runWithReport } from './helpers/cli.js';
+import { runCli, runWithReport } from './helpers/cli.js';
 import { startRawServer, type RawAction, type RawServer } from './helpers/raw.js';
 import { startFaultServer } from './helpers/faults.js';
 import { partialOf, tempDirs } from './helpers/tmp.js';
@@ -152,4 +152,13 @@ test('--content-disposition never replaces a file from before the run or one ano
   assert.equal(readFileSync(path.join(dest, 'important.txt'), 'utf8'), 'the user\'s own file');
   assert.equal(files(dest).length, 4);
   assert.deepEqual(partials(dest), []);
+});
+
+test('two URLs that differ only late in the query are both kept (dry run lists both)', async () => {
+  const r = await runCli(['--dry-run', '-d', 'out'], { stdin: 'http://h.example/download?id=1\nhttp://h.example/download?id=16889927\n' });
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(r.stdout.trim().split('\n'), [
+    'http://h.example/download?id=1 -> out/download',
+    'http://h.example/download?id=16889927 -> out/download-1',
+  ]);
 });

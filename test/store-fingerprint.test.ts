@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { NameAllocator, NameTable, hash64 } from '../src/store/fingerprint.js';
+import { NameAllocator, NameTable, hash128, hash64 } from '../src/store/fingerprint.js';
 
 test('hash64: deterministic, two unsigned 32-bit lanes, no 64-bit collision on 1M similar strings', () => {
   assert.deepEqual(hash64('https://example.com/a'), hash64('https://example.com/a'));
@@ -30,14 +30,14 @@ test('NameTable.claim: new, duplicate, taken', () => {
 });
 
 for (const inPlace of [true, false]) {
-  test(`NameTable: 1,000,000 distinct claims at most 16 bytes each (${inPlace ? 'grown in place' : 'plain arrays'})`, () => {
+  test(`NameTable: 1,000,000 distinct claims at most 28 bytes each (${inPlace ? 'grown in place' : 'plain arrays'})`, () => {
     const t = new NameTable(undefined, inPlace);
     for (let i = 0; i < 1_000_000; i++) {
       const r = t.claim(`file-${i}.bin`, `https://example.com/d/${i}/file.bin`);
       if (r !== 'new') assert.fail(`claim ${i} answered ${r}`);
     }
     assert.equal(t.size, 1_000_000);
-    assert.ok(t.bytesUsed() / t.size <= 12, `${t.bytesUsed() / t.size} bytes per item`);
+    assert.ok(t.bytesUsed() / t.size <= 28, `${t.bytesUsed() / t.size} bytes per item`);
     // Everything is still there after all the growing.
     for (let i = 0; i < 1_000_000; i += 997) {
       assert.equal(t.claim(`file-${i}.bin`, `https://example.com/d/${i}/file.bin`), 'duplicate', `file-${i}`);
@@ -110,7 +110,7 @@ test('NameAllocator: shared table keeps the bytes per item small when everything
   const t = new NameTable();
   const a = new NameAllocator(t);
   for (let i = 0; i < 200_000; i++) a.assign('download.php', `http://h/download.php?id=${i}`);
-  assert.ok(t.bytesUsed() / 200_000 <= 16, `${t.bytesUsed() / 200_000} bytes per item`);
+  assert.ok(t.bytesUsed() / 200_000 <= 32, `${t.bytesUsed() / 200_000} bytes per item`);
 });
 
 test('NameAllocator: tree paths suffix only the last segment', () => {
@@ -121,4 +121,49 @@ test('NameAllocator: tree paths suffix only the last segment', () => {
     ['h/dir.v2/.env', 'http://h/b'],
   ]);
   assert.deepEqual(got, ['h/dir.v2/file', 'h/dir.v2/file-1', 'h/dir.v2/.env', 'h/dir.v2/.env-1']);
+});
+
+test('hash128: four unsigned words, no 96-bit collision on 1M similar strings', () => {
+  assert.deepEqual(hash128('https://example.com/a'), hash128('https://example.com/a'));
+  assert.notDeepEqual(hash128('a'), hash128('a', 1));
+  const seen = new Set<string>();
+  for (let i = 0; i < 1_000_000; i++) {
+    const h = hash128(`https://example.com/files/${i}.bin`);
+    for (const w of h) assert.ok(Number.isInteger(w) && w >= 0 && w < 2 ** 32);
+    seen.add(`${h[0]},${h[1]},${h[2]}`);
+  }
+  assert.equal(seen.size, 1_000_000);
+});
+
+test('NameAllocator: URLs that differ only late in the query are distinct items', () => {
+  // A 24-bit URL fingerprint took these two for one URL: the second was never downloaded.
+  const a = new NameAllocator();
+  assert.equal(a.assign('download', 'http://h/download?id=1'), 'download');
+  assert.equal(a.assign('download', 'http://h/download?id=16889927'), 'download-1');
+  assert.equal(a.assign('download', 'http://h/download?id=16889927'), null);
+});
+
+test('NameAllocator: 2,000,000 distinct names, none suffixed, at most 32 bytes per item', () => {
+  // A 40-bit path key gave about six spurious -1 suffixes in four million names.
+  const t = new NameTable();
+  const a = new NameAllocator(t);
+  const n = 2_000_000;
+  for (let i = 0; i < n; i++) {
+    const p = `photo_${i.toString(36)}.jpg`;
+    const got = a.assign(p, `https://cdn${i % 7}.example/${i}/${p}`);
+    if (got !== p) assert.fail(`name ${i}: ${p} became ${got}`);
+  }
+  assert.ok(t.bytesUsed() / n <= 32, `${t.bytesUsed() / n} bytes per item`);
+});
+
+test('NameAllocator: 50,000 URLs with one name: 50,000 distinct names, every repeat dropped', () => {
+  const a = new NameAllocator();
+  const names = new Set<string>();
+  for (let i = 0; i < 50_000; i++) {
+    const got = a.assign('file.bin', `https://mirror.example/pool/${i}/file.bin`);
+    assert.ok(got !== null && !names.has(got), `item ${i}: ${got}`);
+    names.add(got);
+  }
+  assert.equal(names.size, 50_000);
+  for (let i = 0; i < 50_000; i += 7) assert.equal(a.assign('file.bin', `https://mirror.example/pool/${i}/file.bin`), null);
 });

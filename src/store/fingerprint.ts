@@ -1,81 +1,162 @@
 // Compact memory of the names handed out in this run. The input may hold tens of millions of
-// lines and SPEC allows at most 16 bytes per distinct item, so nothing here keeps a string:
-// every fact is a 64-bit fingerprint in a typed-array hash table.
+// lines and SPEC allows at most 32 bytes per distinct item, so nothing here keeps a string:
+// every fact is a fingerprint in a typed-array hash table. Keys are 96 bits and URL fingerprints
+// 64: at ten million items the odds that two distinct names share a key are about 6e-16, and
+// that a distinct URL is taken for a duplicate (its path matched, its fingerprint too) below 1e-12.
 
 import { parseSuffix, withSuffix } from './naming.js';
-import { collectGarbage } from './reclaim.js';
-import { fmix32 } from '../input/shard.js';
 
 // --- hashing ---------------------------------------------------------------------------------
-// Two 32-bit lanes built differently (a murmur3-style round and a multiply-xorshift round), so a
-// collision in one lane says nothing about the other and the pair behaves like a 64-bit hash.
-// The result lands in module variables rather than a fresh array: the hot path allocates nothing.
+// MurmurHash3's x86 128-bit mixing, fed UTF-16 code units two per 32-bit word (so no string is
+// encoded to bytes first). Streaming: several strings can be fed into one hash with a separator,
+// and the result lands in module variables rather than a fresh array, so the hot path allocates
+// nothing. Not a cryptographic hash: inputs built on purpose to collide could make two names
+// one; the list's author would only be fooling themself.
 
-let HA = 0;
-let HB = 0;
+let H1 = 0;
+let H2 = 0;
+let H3 = 0;
+let H4 = 0;
+let W0 = 0;
+let W1 = 0;
+let W2 = 0;
+let W3 = 0;
+let units = 0; // code units fed so far
 
-function hBegin(): void {
-  HA = 0x2f0e1d3c;
-  HB = 0x6a09e667;
+const C1 = 0x239b961b;
+const C2 = 0xab0e9789;
+const C3 = 0x38b34ae5;
+const C4 = 0xa1e38b93;
+
+function rotl(x: number, r: number): number {
+  return (x << r) | (x >>> (32 - r));
 }
 
-function hUnit(c: number): void {
-  let k = Math.imul(c, 0xcc9e2d51);
-  k = (k << 15) | (k >>> 17);
-  HA ^= Math.imul(k, 0x1b873593);
-  HA = (HA << 13) | (HA >>> 19);
-  HA = (Math.imul(HA, 5) + 0xe6546b64) | 0;
-  HB = Math.imul(HB ^ c, 0x2c1b3c6d);
-  HB ^= HB >>> 13;
+export function fmix(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
 }
 
-function hString(s: string): void {
-  for (let i = 0; i < s.length; i++) hUnit(s.charCodeAt(i));
+function begin(seed: number): void {
+  H1 = H2 = H3 = H4 = seed;
+  W0 = W1 = W2 = W3 = 0;
+  units = 0;
 }
 
-function hEnd(len: number): void {
-  // (A, B) -> (A', B') is a bijection, so mixing B with A' keeps the lanes' joint collision rate.
-  HA = fmix32(HA ^ len);
-  HB = fmix32(HB ^ Math.imul(len, 0x9e3779b1) ^ HA);
+function block(): void {
+  let k = Math.imul(rotl(Math.imul(W0, C1), 15), C2);
+  H1 ^= k;
+  H1 = (Math.imul(rotl(H1, 19) + H2, 5) + 0x561ccd1b) | 0;
+  k = Math.imul(rotl(Math.imul(W1, C2), 16), C3);
+  H2 ^= k;
+  H2 = (Math.imul(rotl(H2, 17) + H3, 5) + 0x0bcaa747) | 0;
+  k = Math.imul(rotl(Math.imul(W2, C3), 17), C4);
+  H3 ^= k;
+  H3 = (Math.imul(rotl(H3, 15) + H4, 5) + 0x96cd1c35) | 0;
+  k = Math.imul(rotl(Math.imul(W3, C4), 18), C1);
+  H4 ^= k;
+  H4 = (Math.imul(rotl(H4, 13) + H1, 5) + 0x32ac3b17) | 0;
+  W0 = W1 = W2 = W3 = 0;
 }
 
-/** Two independent 32-bit hashes of s (unsigned). */
+function unit(c: number): void {
+  const at = units & 7;
+  const v = (at & 1) === 0 ? c : c << 16;
+  switch (at >> 1) {
+    case 0:
+      W0 |= v;
+      break;
+    case 1:
+      W1 |= v;
+      break;
+    case 2:
+      W2 |= v;
+      break;
+    default:
+      W3 |= v;
+  }
+  units++;
+  if ((units & 7) === 0) block();
+}
+
+function feed(s: string): void {
+  const n = s.length;
+  let i = 0;
+  while (i < n && (units & 7) !== 0) unit(s.charCodeAt(i++));
+  // Whole blocks straight from the string: most of a URL goes this way.
+  while (i + 8 <= n) {
+    W0 = s.charCodeAt(i) | (s.charCodeAt(i + 1) << 16);
+    W1 = s.charCodeAt(i + 2) | (s.charCodeAt(i + 3) << 16);
+    W2 = s.charCodeAt(i + 4) | (s.charCodeAt(i + 5) << 16);
+    W3 = s.charCodeAt(i + 6) | (s.charCodeAt(i + 7) << 16);
+    units += 8;
+    i += 8;
+    block();
+  }
+  while (i < n) unit(s.charCodeAt(i++));
+}
+
+function end(): void {
+  const rest = units & 7;
+  if (rest > 6) H4 ^= Math.imul(rotl(Math.imul(W3, C4), 18), C1);
+  if (rest > 4) H3 ^= Math.imul(rotl(Math.imul(W2, C3), 17), C4);
+  if (rest > 2) H2 ^= Math.imul(rotl(Math.imul(W1, C2), 16), C3);
+  if (rest > 0) H1 ^= Math.imul(rotl(Math.imul(W0, C1), 15), C2);
+  const len = units * 2;
+  H1 ^= len;
+  H2 ^= len;
+  H3 ^= len;
+  H4 ^= len;
+  H1 = (H1 + H2 + H3 + H4) | 0;
+  H2 = (H2 + H1) | 0;
+  H3 = (H3 + H1) | 0;
+  H4 = (H4 + H1) | 0;
+  H1 = fmix(H1);
+  H2 = fmix(H2);
+  H3 = fmix(H3);
+  H4 = fmix(H4);
+  H1 = (H1 + H2 + H3 + H4) >>> 0;
+  H2 = (H2 + H1) >>> 0;
+  H3 = (H3 + H1) >>> 0;
+  H4 = (H4 + H1) >>> 0;
+}
+
+/** The 128-bit hash of s as four unsigned 32-bit words (seed 0). */
+export function hash128(s: string, seed = 0): [number, number, number, number] {
+  begin(seed);
+  feed(s);
+  end();
+  return [H1, H2, H3, H4];
+}
+
+/** The first 64 bits of hash128(s), as two unsigned 32-bit words. */
 export function hash64(s: string): [number, number] {
-  hBegin();
-  hString(s);
-  hEnd(s.length);
-  return [HA, HB];
+  begin(0);
+  feed(s);
+  end();
+  return [H1, H2];
 }
 
-// Domain tags are fed as one extra unit above 0xFFFF, which no UTF-16 unit can equal: a path, its
-// counter and its (path, url) pair can never hash the same input, so they share one table.
-const TAG_PATH = 0x10001;
-const TAG_URL = 0x10002;
-const TAG_COUNTER = 0x10003;
-const TAG_PAIR = 0x10004;
+// Each kind of fact hashes with its own seed, so a path, its counter and a (path, url) pair never
+// share a key even for equal strings. A pair is the path, a NUL and the URL: a sanitised path
+// holds no NUL, so the split is unambiguous.
+const SEED_PATH = 0x5eed0001;
+const SEED_URL = 0x5eed0002;
+const SEED_COUNTER = 0x5eed0003;
+const SEED_PAIR = 0x5eed0004;
 
-function hashTagged(s: string, tag: number, s2?: string): void {
-  hBegin();
-  hString(s);
-  hUnit(tag);
-  if (s2 !== undefined) hString(s2);
-  hEnd(s.length + (s2 === undefined ? 0 : s2.length + 1));
-}
-
-// The 40-bit key of the last hashTagged call: 32 bits of lane A plus 8 bits of lane B.
-let K0 = 0;
-let K8 = 0;
-function takeKey(): void {
-  K0 = HA;
-  K8 = HB & 0xff;
-  // (0, 0) marks an empty slot; forcing a bit on the key alone (not key+value) keeps lookups and
-  // inserts of that rare key in agreement.
-  if (K0 === 0 && K8 === 0) K8 = 1;
-}
-
-function urlFingerprint(url: string): number {
-  hashTagged(url, TAG_URL);
-  return HA >>> 8; // 24 bits
+function hashFact(seed: number, s: string, s2?: string): void {
+  begin(seed);
+  feed(s);
+  if (s2 !== undefined) {
+    unit(0);
+    feed(s2);
+  }
+  end();
 }
 
 // --- the table -------------------------------------------------------------------------------
@@ -83,32 +164,26 @@ function urlFingerprint(url: string): number {
 const INITIAL_CAPACITY = 1024;
 const MAX_LOAD = 0.9;
 const GROWTH = 1.25;
-const VALUE_MASK = 0xffffff;
+const WORDS = 5; // per slot: 96-bit key, 64-bit value
 
 /**
- * Open addressing with linear probing on Uint32Arrays, two words per slot: word 0 = 32 key
- * bits, word 1 = 8 more key bits (top) and a 24-bit value. Growing by 1.25x at load 0.9 keeps the
- * load between 0.72 and 0.9, i.e. 8.9 to 11.1 bytes per entry (1.5x at 0.8: 12.2 at a million).
- * Probing at 0.9 costs ~0.2 us more per name than at 0.8 (measured), against ~1 us for hashing
- * the name and ~5 us for the rest of an item.
+ * Open addressing with linear probing on Uint32Arrays, five words (20 bytes) per slot: three key
+ * words and two value words. Growing by 1.25x at load 0.9 keeps the load between 0.72 and 0.9,
+ * i.e. 22 to 28 bytes per entry. An all-zero key marks an empty slot; a real key that happens to
+ * be zero gets one bit forced on, for lookups and inserts alike.
  *
  * The table is split into SEGMENTS independent parts chosen by the key's top bits, each growing
- * on its own (in place, see SEGMENT_RESERVE). One big array would need its entries parked
- * somewhere while it grows: twice its size for a moment, which at a million items is a 10 MiB
- * spike in RSS. With 64 parts the spike is 1/64 of that.
- *
- * `claim` is the plain use: the key is a path (40-bit fingerprint) and the value a 24-bit
- * fingerprint of the URL that claimed it.
+ * on its own, in place (see SEGMENT_RESERVE): one big array would need its entries parked
+ * somewhere while it grows, twice its size for a moment. With 64 parts the spike is 1/64 of that.
  */
 const SEGMENT_BITS = 6;
 const SEGMENTS = 1 << SEGMENT_BITS;
 
 // Each segment lives in a resizable ArrayBuffer: growing commits more pages of one reservation
-// instead of allocating a new array and dropping the old, so no dead arrays wait for a GC (at a
-// million names they had added up to a fifth of the table to the peak) and no collections are
-// forced for them. The reservation is address space only (PROT_NONE until used). Where it cannot
-// be had (an address-space limit, an engine without resizable buffers), plain arrays are used.
-const SEGMENT_RESERVE = 64 << 20; // bytes per segment: 8M slots, half a billion names in all
+// instead of allocating a new array and dropping the old, so no dead arrays wait for a GC. The
+// reservation is address space only (PROT_NONE until used). Where it cannot be had (an
+// address-space limit, an engine without resizable buffers), plain arrays are used.
+const SEGMENT_RESERVE = 80 << 20; // bytes per segment: 4M slots, 240 million names in all
 
 function reserve(bytes: number): ArrayBuffer | undefined {
   try {
@@ -119,23 +194,36 @@ function reserve(bytes: number): ArrayBuffer | undefined {
   }
 }
 
+// The key of the last fact hashed, and a value, passed without allocating.
+let K0 = 0;
+let K1 = 0;
+let K2 = 0;
+function takeKey(): void {
+  K0 = H1;
+  K1 = H2;
+  K2 = H3;
+  if ((K0 | K1 | K2) === 0) K2 = 1;
+}
+
 export class NameTable {
   private readonly segs: Uint32Array[] = [];
   private readonly bufs: Array<ArrayBuffer | undefined> = [];
   private readonly caps: number[] = [];
   private readonly counts: number[] = [];
   private count = 0;
-  private dropped = 0; // bytes of arrays dropped by growth since the last collection
   // Where a segment's entries wait while it is rehashed in place; shared, so one segment's size.
   private scratch = new Uint32Array(0);
+  /** Value of the last successful lookup (two words). */
+  v0 = 0;
+  v1 = 0;
 
   /** `inPlace: false` forces plain arrays (the fallback), for tests. */
   constructor(initialCapacity = INITIAL_CAPACITY, inPlace = true) {
     const per = Math.max(8, Math.ceil(initialCapacity / SEGMENTS));
     for (let i = 0; i < SEGMENTS; i++) {
-      const buf = inPlace ? reserve(per * 8) : undefined;
+      const buf = inPlace ? reserve(per * WORDS * 4) : undefined;
       this.bufs.push(buf);
-      this.segs.push(buf ? new Uint32Array(buf, 0, per * 2) : new Uint32Array(per * 2));
+      this.segs.push(buf ? new Uint32Array(buf, 0, per * WORDS) : new Uint32Array(per * WORDS));
       this.caps.push(per);
       this.counts.push(0);
     }
@@ -153,49 +241,61 @@ export class NameTable {
 
   /** 'new' = now ours; 'duplicate' = this URL claimed it before; 'taken' = another URL did. */
   claim(path: string, url: string): 'new' | 'duplicate' | 'taken' {
-    const u = urlFingerprint(url);
-    hashTagged(path, TAG_PATH);
+    hashFact(SEED_URL, url);
+    const u0 = H1;
+    const u1 = H2;
+    hashFact(SEED_PATH, path);
     takeKey();
-    const v = this.lookupKey(K0, K8);
-    if (v >= 0) return v === u ? 'duplicate' : 'taken';
-    this.storeKey(K0, K8, u);
+    if (this.lookup(K0, K1, K2)) return this.v0 === u0 && this.v1 === u1 ? 'duplicate' : 'taken';
+    this.store(K0, K1, K2, u0, u1);
     return 'new';
   }
 
-  /** @internal The value stored under a 40-bit key, or -1. */
-  lookupKey(k0: number, k8: number): number {
+  /** @internal Whether the key is present; its value is then in v0, v1. */
+  lookup(k0: number, k1: number, k2: number): boolean {
     const g = k0 >>> (32 - SEGMENT_BITS);
-    const i = this.find(g, k0, k8);
-    return i >= 0 ? this.segs[g]![i * 2 + 1]! & VALUE_MASK : -1;
+    const i = this.find(g, k0, k1, k2);
+    if (i < 0) return false;
+    const s = this.segs[g]!;
+    this.v0 = s[i * WORDS + 3]!;
+    this.v1 = s[i * WORDS + 4]!;
+    return true;
   }
 
   /** @internal Inserts or overwrites. */
-  storeKey(k0: number, k8: number, value: number): void {
+  store(k0: number, k1: number, k2: number, v0: number, v1: number): void {
     const g = k0 >>> (32 - SEGMENT_BITS);
-    let i = this.find(g, k0, k8);
+    let i = this.find(g, k0, k1, k2);
     if (i < 0) {
       if (this.counts[g]! + 1 > this.caps[g]! * MAX_LOAD) {
         this.grow(g);
-        i = this.find(g, k0, k8);
+        i = this.find(g, k0, k1, k2);
       }
       i = -i - 1;
-      this.segs[g]![i * 2] = k0;
+      const s = this.segs[g]!;
+      s[i * WORDS] = k0;
+      s[i * WORDS + 1] = k1;
+      s[i * WORDS + 2] = k2;
       this.counts[g]!++;
       this.count++;
     }
-    this.segs[g]![i * 2 + 1] = ((k8 << 24) | (value & VALUE_MASK)) >>> 0;
+    const s = this.segs[g]!;
+    s[i * WORDS + 3] = v0;
+    s[i * WORDS + 4] = v1;
   }
 
   /** Slot index of the key in segment g, or -(insertion slot + 1). */
-  private find(g: number, k0: number, k8: number): number {
+  private find(g: number, k0: number, k1: number, k2: number): number {
     const s = this.segs[g]!;
     const cap = this.caps[g]!;
-    let i = k0 % cap;
+    let i = k1 % cap;
     for (;;) {
-      const w0 = s[i * 2]!;
-      const w1 = s[i * 2 + 1]!;
-      if (w0 === 0 && w1 === 0) return -i - 1;
-      if (w0 === k0 && w1 >>> 24 === k8) return i;
+      const o = i * WORDS;
+      const w0 = s[o]!;
+      const w1 = s[o + 1]!;
+      const w2 = s[o + 2]!;
+      if (w0 === k0 && w1 === k1 && w2 === k2) return i;
+      if ((w0 | w1 | w2) === 0) return -i - 1;
       if (++i === cap) i = 0;
     }
   }
@@ -207,54 +307,50 @@ export class NameTable {
     const buf = this.bufs[g];
     let from = old;
     let s: Uint32Array;
-    if (buf && cap * 8 <= SEGMENT_RESERVE) {
+    if (buf && cap * WORDS * 4 <= SEGMENT_RESERVE) {
       // In place: park the entries, widen the buffer, clear it, put them back.
-      if (this.scratch.length < oldCap * 2) this.scratch = new Uint32Array(Math.ceil(oldCap * GROWTH) * 2);
+      if (this.scratch.length < oldCap * WORDS) this.scratch = new Uint32Array(Math.ceil(oldCap * GROWTH) * WORDS);
       from = this.scratch;
       from.set(old);
-      buf.resize(cap * 8);
-      s = new Uint32Array(buf, 0, cap * 2);
-      s.fill(0, 0, oldCap * 2);
+      buf.resize(cap * WORDS * 4);
+      s = new Uint32Array(buf, 0, cap * WORDS);
+      s.fill(0, 0, oldCap * WORDS);
     } else {
-      s = new Uint32Array(cap * 2);
+      s = new Uint32Array(cap * WORDS);
       this.bufs[g] = undefined;
-      this.dropped += old.byteLength;
     }
     for (let j = 0; j < oldCap; j++) {
-      const w0 = from[j * 2]!;
-      const w1 = from[j * 2 + 1]!;
-      if (w0 === 0 && w1 === 0) continue;
+      const o = j * WORDS;
+      const w0 = from[o]!;
+      const w1 = from[o + 1]!;
+      const w2 = from[o + 2]!;
+      if ((w0 | w1 | w2) === 0) continue;
       // The slot index comes from stored bits only, so entries can move without their strings.
-      let i = w0 % cap;
-      while (s[i * 2] !== 0 || s[i * 2 + 1] !== 0) if (++i === cap) i = 0;
-      s[i * 2] = w0;
-      s[i * 2 + 1] = w1;
+      let i = w1 % cap;
+      while ((s[i * WORDS]! | s[i * WORDS + 1]! | s[i * WORDS + 2]!) !== 0) if (++i === cap) i = 0;
+      const d = i * WORDS;
+      s[d] = w0;
+      s[d + 1] = w1;
+      s[d + 2] = w2;
+      s[d + 3] = from[o + 3]!;
+      s[d + 4] = from[o + 4]!;
     }
     this.segs[g] = s;
     this.caps[g] = cap;
-    // After an eighth of the table's size has been dropped (and at least 1 MiB): the dead arrays
-    // never add more than that to the peak, for ~20 full collections over a million names.
-    if (this.dropped > 1 << 20 && this.dropped * 8 > this.bytesUsed()) {
-      this.dropped = 0;
-      collectGarbage();
-    }
   }
 }
 
 // --- collision names -------------------------------------------------------------------------
 
-/** Counters are 24-bit values; past this a base's suffixes are recorded one by one. */
-const SATURATED = VALUE_MASK;
-
 /**
  * Decides every output path in input order: the first URL keeps a name, later URLs get `-1`,
  * `-2`, ... and a URL seen again for the same requested path is dropped.
  *
- * Three kinds of fact share the table, told apart by a domain tag in the hash:
+ * Three kinds of fact share the table, told apart by the seed of their hash:
  * - path P  -> URL fingerprint: P was requested and given as is;
  * - counter of base B -> next suffix N: every `withSuffix(B, k)` with k < N is taken, either given
  *   to a URL that asked for B or held literally by someone else (skipped over);
- * - pair (B, URL) -> 24 more hash bits: this URL asked for B and got a suffixed name.
+ * - pair (B, URL): this URL asked for B and got a suffixed name.
  *
  * The counter is the "where to start" hint made exact and kept in the table instead of a
  * separate map: a thousand URLs named index.html cost one probe each, not a walk over
@@ -267,8 +363,6 @@ const SATURATED = VALUE_MASK;
  */
 export class NameAllocator {
   private readonly table: NameTable;
-  /** Next suffix for the (few) bases that went past 2^24 - 1 suffixes. */
-  private readonly overflow = new Map<string, number>();
 
   constructor(table?: NameTable) {
     this.table = table ?? new NameTable();
@@ -277,45 +371,41 @@ export class NameAllocator {
   /** The path to use for this URL, or null when this URL already has a name for `path`. */
   assign(path: string, url: string): string | null {
     const t = this.table;
-    const u = urlFingerprint(url);
-    hashTagged(path, TAG_PATH);
+    hashFact(SEED_URL, url);
+    const u0 = H1;
+    const u1 = H2;
+    hashFact(SEED_PATH, path);
     takeKey();
     const p0 = K0;
-    const p8 = K8;
-    const held = t.lookupKey(p0, p8);
-    if (held === u) return null;
-    if (held < 0 && !this.impliedTaken(path)) {
-      t.storeKey(p0, p8, u);
+    const p1 = K1;
+    const p2 = K2;
+    if (t.lookup(p0, p1, p2)) {
+      if (t.v0 === u0 && t.v1 === u1) return null;
+    } else if (!this.impliedTaken(path)) {
+      t.store(p0, p1, p2, u0, u1);
       return path;
     }
 
     // Taken: did this URL already get a suffixed name for this path?
-    hashTagged(path, TAG_PAIR, url);
+    hashFact(SEED_PAIR, path, url);
     takeKey();
     const q0 = K0;
-    const q8 = K8;
-    const qv = HB >>> 8;
-    if (t.lookupKey(q0, q8) === qv) return null;
+    const q1 = K1;
+    const q2 = K2;
+    if (t.lookup(q0, q1, q2)) return null;
 
     let k = this.nextSuffix(path);
     let cand: string;
     for (;;) {
       cand = withSuffix(path, k);
-      hashTagged(cand, TAG_PATH);
+      hashFact(SEED_PATH, cand);
       takeKey();
-      const v = t.lookupKey(K0, K8);
-      if (v < 0) break; // not held literally, and k >= counter so not implied either
-      if (v === u) return null; // this URL already holds that very name
+      if (!t.lookup(K0, K1, K2)) break; // not held literally, and k >= counter so not implied either
+      if (t.v0 === u0 && t.v1 === u1) return null; // this URL already holds that very name
       k++;
     }
-    if (k >= SATURATED) {
-      // Past the counter's range the name must be stored itself to count as taken.
-      hashTagged(cand, TAG_PATH);
-      takeKey();
-      t.storeKey(K0, K8, u);
-    }
     this.setNextSuffix(path, k + 1);
-    t.storeKey(q0, q8, qv);
+    t.store(q0, q1, q2, 1, 0);
     return cand;
   }
 
@@ -323,29 +413,20 @@ export class NameAllocator {
   private impliedTaken(p: string): boolean {
     const parsed = parseSuffix(p);
     if (parsed === null) return false;
-    hashTagged(parsed.path, TAG_COUNTER);
-    takeKey();
-    const next = this.table.lookupKey(K0, K8);
-    return next > 0 && parsed.n < next;
+    return parsed.n < this.nextSuffix(parsed.path);
   }
 
+  /** The base's counter: the lowest suffix not yet implied (1 when none was handed out). */
   private nextSuffix(base: string): number {
-    hashTagged(base, TAG_COUNTER);
+    hashFact(SEED_COUNTER, base);
     takeKey();
-    const next = this.table.lookupKey(K0, K8);
-    if (next < 0) return 1;
-    if (next >= SATURATED) return this.overflow.get(base) ?? SATURATED;
-    return next;
+    const t = this.table;
+    return t.lookup(K0, K1, K2) ? t.v0 + t.v1 * 0x100000000 : 1;
   }
 
   private setNextSuffix(base: string, next: number): void {
-    hashTagged(base, TAG_COUNTER);
+    hashFact(SEED_COUNTER, base);
     takeKey();
-    if (next >= SATURATED) {
-      this.table.storeKey(K0, K8, SATURATED);
-      this.overflow.set(base, next);
-    } else {
-      this.table.storeKey(K0, K8, next);
-    }
+    this.table.store(K0, K1, K2, next >>> 0, Math.floor(next / 0x100000000));
   }
 }
