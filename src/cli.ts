@@ -1,9 +1,12 @@
 // commander: options in, a RunConfig out, an exit status back. Nothing here touches a socket.
 
 import { Command, CommanderError, Option } from 'commander';
+import { fstatSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { UsageError, parseChoice, parseCount, parseDuration, parseHeader, parseRate, parseSize } from './cli/values.js';
 import type { RawLine } from './types.js';
+import { escapeControls } from './text.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURES = 1;
@@ -104,7 +107,7 @@ export async function main(io: CliIO): Promise<number> {
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),
       writeErr: (s) => io.stderr.write(s),
-      outputError: (s, write) => write(`bulkget: ${s.replace(/^error: /, '').trim()} (see bulkget --help)\n`),
+      outputError: (s, write) => write(`bulkget: ${escapeControls(s.replace(/^error: /, '').trim())} (see bulkget --help)\n`),
     });
 
   const get = addDownloadOptions(
@@ -171,7 +174,7 @@ Examples:
     exitCode = await action();
   } catch (err) {
     if (err instanceof UsageError || isSetupError(err)) {
-      io.stderr.write(`bulkget: ${(err as Error).message}\n`);
+      io.stderr.write(`bulkget: ${escapeControls((err as Error).message)}\n`);
       return EXIT_USAGE;
     }
     throw err;
@@ -245,6 +248,38 @@ function commonConfig(o: Opts, io: CliIO): Common['config'] {
   };
 }
 
+/** A file's identity (device, inode), or undefined when it does not exist yet. */
+function identity(path: string): string | undefined {
+  try {
+    const st = path === '-' ? fstatSync(0) : statSync(path);
+    return `${st.dev}:${st.ino}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * An output file (--report, --save-failed) that is also an input, or the other output, would be
+ * emptied before it is read, or written twice. Told by identity (device and inode), so another
+ * spelling of the path, a link or `< FILE` on stdin is caught too.
+ */
+function refuseClashes(config: Common['config'], inputPaths: string[]): void {
+  const outputs: Array<[string, string]> = [];
+  if (config.reportFile !== undefined && config.reportFile !== '-') outputs.push(['--report', config.reportFile]);
+  if (config.saveFailed !== undefined) outputs.push(['--save-failed', config.saveFailed]);
+  const seen = new Map<string, string>();
+  for (const p of inputPaths) {
+    const id = identity(p);
+    if (id !== undefined && !seen.has(id)) seen.set(id, p === '-' ? 'stdin' : `input ${p}`);
+  }
+  for (const [flag, file] of outputs) {
+    const id = identity(file) ?? `path:${resolve(file)}`;
+    const other = seen.get(id);
+    if (other !== undefined) throw new UsageError(`${flag} ${file} is also the ${other}: it would be overwritten; write it to another file`);
+    seen.set(id, `${flag} file`);
+  }
+}
+
 function parseShardOption(value: string): { k: number; n: number } {
   const m = /^(\d+)\/(\d+)$/.exec(value.trim());
   if (!m || Number(m[2]) < 1 || Number(m[1]) >= Number(m[2])) {
@@ -297,12 +332,19 @@ async function runGet(urls: string[], o: Opts, io: CliIO): Promise<number> {
     inputPaths.push('-');
   }
   const inputs = await openInputFiles(inputPaths);
+  try {
+    refuseClashes(config, inputPaths);
+  } catch (err) {
+    for (const i of inputs) if (i.stream !== process.stdin) i.stream.destroy();
+    throw err;
+  }
   const lines = allLines({ urls, inputs });
   return execute(config, io, { noun: 'files', lines, notFoundIsFailure: true });
 }
 
 async function runFlags(codes: string[], o: Opts, io: CliIO): Promise<number> {
   const config = commonConfig(o, io);
+  refuseClashes(config, []);
   const { selectCodes, flagUrl } = await import('./input/countries.js');
   const first = o.first !== undefined ? parseCount('--first', String(o.first), 1) : undefined;
   const list = selectCodes({ args: codes, all: Boolean(o.all), every: Boolean(o.every), first });

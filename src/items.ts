@@ -2,7 +2,8 @@
 // order, so names never depend on which download finishes first.
 
 import type { InvalidInput, Item, RawLine } from './types.js';
-import { parseLine, urlOf } from './input/lines.js';
+import { OVERLONG_MARKER, parseLine, urlOf } from './input/lines.js';
+import { escapeControls } from './text.js';
 import { shardOf } from './input/shard.js';
 import { checkOutPath, nameFromUrl, treePath } from './store/naming.js';
 import type { NameAllocator } from './store/fingerprint.js';
@@ -55,6 +56,9 @@ export class ItemMaker {
 }
 
 function invalid(raw: RawLine, reason: string): InvalidInput {
-  const text = raw.text.length > 200 ? raw.text.slice(0, 200) + '…' : raw.text;
-  return { source: raw.source, line: raw.line, text, reason };
+  // The reader's stand-in for a line too long to keep is not the line: say so instead.
+  let text = raw.text.startsWith(OVERLONG_MARKER) ? '(line not shown: longer than 1 MiB)' : raw.text;
+  if (text.length > 200) text = text.slice(0, 200) + '…';
+  // An input line may hold anything (an ESC, a C1 control): never raw in a report or on a terminal.
+  return { source: escapeControls(raw.source), line: raw.line, text: escapeControls(text), reason: escapeControls(reason) };
 }

@@ -57,6 +57,8 @@ export interface RunConfig {
 export interface RunOutcome {
   stats: RunStats;
   interrupted: boolean;
+  /** Why the run stopped on its own before the end (the disk is full). */
+  stopped?: string;
   exitCode: 0 | 1;
 }
 
@@ -64,7 +66,18 @@ export interface RunOutcome {
 export class SetupError extends Error {}
 
 export async function runDownloads(cfg: RunConfig): Promise<RunOutcome> {
+  // The run stops on the caller's signal, or on its own when the disk fills up: no later item
+  // could be written, so it stops as an interrupt does (partials kept) and says why.
+  const stopper = new AbortController();
+  let stopped: string | undefined;
+  const stop = (reason: string) => {
+    if (stopped !== undefined) return;
+    stopped = reason;
+    stopper.abort();
+  };
+  const signal = AbortSignal.any([cfg.signal, stopper.signal]);
   // Every in-flight request listens on the one shutdown signal; thousands at once is normal.
+  setMaxListeners(0, signal);
   setMaxListeners(0, cfg.signal);
   const stats = newStats();
   const bus = new EventBus();
@@ -163,7 +176,7 @@ export async function runDownloads(cfg: RunConfig): Promise<RunOutcome> {
   const writer = new SmallFileWriter();
   let driven = false;
   try {
-    interrupted = await drive(cfg, maker, bus, stats, {
+    interrupted = await drive({ ...cfg, signal }, maker, bus, stats, {
       pool,
       dirs: new SafeDirs(destReal),
       writer,
@@ -172,7 +185,8 @@ export async function runDownloads(cfg: RunConfig): Promise<RunOutcome> {
       stats,
       bus,
       opts: cfg.transfer,
-      signal: cfg.signal,
+      signal,
+      stop,
       // Absolute form only through an http proxy; with no proxy anywhere (the usual case) the
       // per-request origin lookup is skipped.
       requestPath: anyHttpProxy(cfg.proxy)
@@ -191,8 +205,9 @@ export async function runDownloads(cfg: RunConfig): Promise<RunOutcome> {
     process.removeListener('exit', onExit);
   }
 
-  await report(cfg, stats, failures, reportFile);
-  return { stats, interrupted, exitCode: exitCodeOf(cfg, stats) };
+  await report(cfg, stats, failures, reportFile, stopped);
+  const exitCode = stopped !== undefined ? 1 : exitCodeOf(cfg, stats);
+  return { stats, interrupted: interrupted && stopped === undefined, stopped, exitCode };
 }
 
 /** Whether any http:// request could go through a proxy (--proxy or HTTP_PROXY). */
@@ -206,8 +221,9 @@ function exitCodeOf(cfg: RunConfig, stats: RunStats): 0 | 1 {
   return 0;
 }
 
-async function report(cfg: RunConfig, stats: RunStats, failures: FailureLog, reportFile?: ReportFile): Promise<void> {
+async function report(cfg: RunConfig, stats: RunStats, failures: FailureLog, reportFile?: ReportFile, stopped?: string): Promise<void> {
   const ctx = {
+    stopped,
     noun: cfg.noun,
     stats,
     elapsedMs: performance.now() - stats.startedMs,

@@ -4,9 +4,10 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { runCli, runWithReport } from './helpers/cli.js';
+import { ROOT, TSX, collect, runCli, runWithReport } from './helpers/cli.js';
 import { startRawServer, type RawAction, type RawServer } from './helpers/raw.js';
 import { startFaultServer } from './helpers/faults.js';
 import { partialOf, tempDirs } from './helpers/tmp.js';
@@ -161,4 +162,119 @@ test('two URLs that differ only late in the query are both kept (dry run lists b
     'http://h.example/download?id=1 -> out/download',
     'http://h.example/download?id=16889927 -> out/download-1',
   ]);
+});
+
+/** Whether this process may make a private mount namespace (root in CI; not every laptop). */
+function canUnshareMount(): boolean {
+  const r = spawnSync('unshare', ['--mount', 'sh', '-c', 'mount -t tmpfs -o size=64k tmpfs /mnt && umount /mnt'], { stdio: 'ignore' });
+  return r.status === 0;
+}
+
+test('a full disk stops the run as an interrupt does: no new requests, partials kept, exit 1, the report says why', async (t) => {
+  if (!canUnshareMount()) return t.skip('needs unshare --mount and tmpfs (root)');
+  const s = await startFaultServer();
+  t.after(() => s.close());
+  const urls: string[] = [];
+  for (let i = 0; i < 30; i++) {
+    s.route(`/f${i}.bin`, { size: 300 << 10 });
+    urls.push(s.url(`/f${i}.bin`));
+  }
+  const root = tmp();
+  const dest = path.join(root, 'small');
+  const copy = path.join(root, 'copy');
+  mkdirSync(dest);
+  mkdirSync(copy);
+  writeFileSync(path.join(root, 'list.txt'), urls.join('\n') + '\n');
+  // DEST is a 1 MiB tmpfs of its own, in a mount namespace only this command sees; its content is
+  // copied out before the namespace (and the tmpfs) goes away.
+  const script = [
+    `mount -t tmpfs -o size=1m tmpfs ${dest}`,
+    `"$0" --import "$1" "$2" -d ${dest} -i ${root}/list.txt -l 2 --progress none --report - > ${root}/report.json 2> ${root}/stderr.txt`,
+    `echo $? > ${root}/rc`,
+    `cp -a ${dest}/. ${copy}/`,
+  ].join('; ');
+  // Not spawnSync: the test server lives in this process and must go on answering.
+  const r = await collect(spawn('unshare', ['--mount', 'sh', '-c', script, process.execPath, TSX, path.join(ROOT, 'src/main.ts')]));
+  assert.equal(r.code, 0, r.stderr);
+  const stderr = readFileSync(path.join(root, 'stderr.txt'), 'utf8');
+  assert.equal(readFileSync(path.join(root, 'rc'), 'utf8').trim(), '1', stderr);
+  const report = JSON.parse(readFileSync(path.join(root, 'report.json'), 'utf8')) as { stopped?: string; counts: { downloaded: number; failed: number } };
+  assert.match(report.stopped ?? '', /no space left on device/);
+  assert.match(stderr, /no space left on device/);
+  // It stopped: far fewer requests than items, not one failure per remaining URL.
+  assert.ok(s.requests.length < 10, `${s.requests.length} requests`);
+  assert.ok(report.counts.failed <= 2, `${report.counts.failed} failed`);
+  assert.ok(report.counts.downloaded >= 1);
+  // Whatever is under a final name is whole; the rest is in partial files, kept for resume.
+  for (const name of files(copy)) {
+    assert.equal(readFileSync(path.join(copy, name)).length, 300 << 10, name);
+  }
+  assert.equal(files(copy).length, report.counts.downloaded);
+  assert.ok(partials(copy).length >= 1, 'a partial file kept for resume');
+});
+
+test('an output that is also an input is a usage error, told by identity, and the file is untouched', async () => {
+  const dir = tmp();
+  const list = path.join(dir, 'list.txt');
+  writeFileSync(list, 'http://127.0.0.2:9/a\n');
+  const alias = path.join(dir, 'alias.txt');
+  symlinkSync(list, alias);
+  for (const args of [
+    ['-i', list, '--save-failed', list],
+    ['-i', list, '--save-failed', path.join(dir, '.', 'list.txt')],
+    ['-i', alias, '--report', list],
+    ['-i', list, '--report', alias],
+    ['--report', path.join(dir, 'out.json'), '--save-failed', path.join(dir, 'out.json'), 'http://127.0.0.2:9/a'],
+  ]) {
+    const r = await runCli(['-d', path.join(dir, 'dest'), ...args]);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr, /is also the/);
+    assert.equal(readFileSync(list, 'utf8'), 'http://127.0.0.2:9/a\n');
+  }
+  assert.ok(!existsSync(path.join(dir, 'dest')), 'no run started');
+  // stdin redirected from the file is caught too.
+  const child = spawnSync('sh', ['-c', `"$0" --import "$1" "$2" -d ${dir}/dest --save-failed ${list} < ${list}`, process.execPath, TSX, path.join(ROOT, 'src/main.ts')], { encoding: 'utf8' });
+  assert.equal(child.status, 2, child.stderr);
+  assert.match(child.stderr, /also the stdin/);
+  assert.equal(readFileSync(list, 'utf8'), 'http://127.0.0.2:9/a\n');
+});
+
+test('--report FILE never follows a link planted where its temporary file goes; --save-failed is private', async (t) => {
+  const s = await startFaultServer();
+  t.after(() => s.close());
+  s.route('/ok.bin');
+  const dir = tmp();
+  const victim = path.join(dir, 'victim.txt');
+  writeFileSync(victim, 'precious');
+  // The old, predictable temporary names.
+  symlinkSync(victim, path.join(dir, 'report.json.tmp'));
+  symlinkSync(victim, path.join(dir, '.report.json.tmp'));
+  const r = await runCli(['-d', path.join(dir, 'dest'), '--progress', 'none', '--report', path.join(dir, 'report.json'), '--save-failed', path.join(dir, 'failed.jsonl'), s.url('/ok.bin'), s.url('/missing.bin')]);
+  assert.equal(r.code, 1, r.stderr);
+  assert.equal(readFileSync(victim, 'utf8'), 'precious');
+  assert.equal(JSON.parse(readFileSync(path.join(dir, 'report.json'), 'utf8')).counts.downloaded, 1);
+  assert.equal(statSync(path.join(dir, 'failed.jsonl')).mode & 0o777, 0o600);
+  assert.equal(statSync(path.join(dir, 'dest', '.bulkget')).mode & 0o777, 0o700);
+  assert.deepEqual(readdirSync(dir).filter((n) => n.endsWith('.tmp')).sort(), ['.report.json.tmp', 'report.json.tmp']);
+});
+
+test('control characters from a server or an input line are escaped on the terminal, in --save-failed and in the report', async (t) => {
+  const s = await raw(t);
+  // A Location with a C1 CSI and an ESC: an invalid redirect target, named in the error.
+  // (A raw ESC in a header is refused by the parser itself; C1 bytes are legal obs-text.)
+  s.file('/redir', { script: [{ raw: Buffer.from('HTTP/1.1 302 Found\r\nLocation: http://\u009b31m\u0085evil/\r\nContent-Length: 0\r\n\r\n', 'latin1'), then: 'keep' }] });
+  const dir = tmp();
+  const input = ['\u001b[31mnot a url\u009b', s.url('/redir'), 'x'.repeat(1_100_000)].join('\n') + '\n';
+  const r = await runCli(['-d', path.join(dir, 'dest'), '-r', '0', '--progress', 'none', '--report', path.join(dir, 'r.json'), '--save-failed', path.join(dir, 'f.jsonl'), '-v'], { stdin: input });
+  assert.equal(r.code, 1, r.stderr);
+  const controls = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/;
+  for (const [what, text] of [['stderr', r.stderr], ['stdout', r.stdout], ['report', readFileSync(path.join(dir, 'r.json'), 'latin1')], ['save-failed', readFileSync(path.join(dir, 'f.jsonl'), 'utf8')]] as const) {
+    assert.doesNotMatch(text, controls, `${what} holds a raw control character: ${JSON.stringify(text)}`);
+    assert.doesNotMatch(text, /\\u0000overlong/, `${what} shows the internal overlong marker`);
+  }
+  assert.match(r.stderr, /redirect to an invalid URL: http:\/\/\\x9b31m\\x85evil\//);
+  const report = JSON.parse(readFileSync(path.join(dir, 'r.json'), 'utf8')) as { failures: Array<{ url: string; kind: string }> };
+  assert.ok(report.failures.some((f) => f.kind === 'invalid' && f.url === '\\x1b[31mnot a url\\x9b'), JSON.stringify(report.failures));
+  assert.ok(report.failures.some((f) => f.kind === 'invalid' && /longer than 1 MiB/.test(f.url)), JSON.stringify(report.failures.map((f) => f.url.slice(0, 60))));
 });

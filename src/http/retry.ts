@@ -31,6 +31,12 @@ export function isRetryableError(err: unknown): boolean {
   return code !== undefined && RETRYABLE_CODES.has(code);
 }
 
+/** The disk (or the user's quota) is full: no later download can succeed either. */
+export function isDiskFull(err: unknown): boolean {
+  const code = errorCode(err);
+  return code === 'ENOSPC' || code === 'EDQUOT';
+}
+
 export function errorCode(err: unknown): string | undefined {
   if (err && typeof err === 'object') {
     const e = err as { code?: unknown; cause?: unknown };
@@ -49,6 +55,8 @@ const MESSAGES: Record<string, string> = {
   ENOTFOUND: 'host not found',
   EAI_AGAIN: 'temporary DNS failure',
   EPIPE: 'connection closed while sending',
+  ENOSPC: 'no space left on device',
+  EDQUOT: 'disk quota exceeded',
   UND_ERR_SOCKET: 'connection closed by the server',
   UND_ERR_CONNECT_TIMEOUT: 'connect timeout',
   UND_ERR_HEADERS_TIMEOUT: 'timed out waiting for the response',

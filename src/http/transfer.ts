@@ -18,8 +18,9 @@ import type { NameAllocator } from '../store/fingerprint.js';
 import type { SmallFileWriter } from '../store/writer.js';
 import { sanitizeDispositionName } from '../store/naming.js';
 import { collectGarbage } from '../store/reclaim.js';
+import { escapeControls } from '../text.js';
 import { exchange, type BodySink, type Head, type ResponseHeaders } from './exchange.js';
-import { RETRYABLE_STATUS, backoffMs, describeError, isRetryableError, parseRetryAfter } from './retry.js';
+import { RETRYABLE_STATUS, backoffMs, describeError, isDiskFull, isRetryableError, parseRetryAfter } from './retry.js';
 
 export type IfExists = 'skip' | 'update' | 'overwrite';
 
@@ -49,6 +50,8 @@ export interface TransferContext {
   writer: SmallFileWriter;
   /** Request target for a URL: origin-form, or absolute form through an http proxy. */
   requestPath: (url: URL) => string;
+  /** Stops the whole run, as an interrupt does (the disk is full). */
+  stop: (reason: string) => void;
 }
 
 export class AbortedError extends Error {
@@ -78,6 +81,13 @@ class Final extends Error {
     readonly status?: number,
   ) {
     super(message);
+  }
+}
+
+/** The disk is full: this item fails and the run stops (no later item could be written). */
+class DiskFull extends Error {
+  constructor(why: unknown) {
+    super(describeError(why));
   }
 }
 
@@ -111,14 +121,21 @@ export async function transfer(item: Item, ctx: TransferContext): Promise<ItemRe
     const outcome = await run(item, ctx, result);
     result.outcome = outcome;
   } catch (err) {
+    if (err instanceof DiskFull) {
+      ctx.stop(err.message);
+      result.outcome = 'failed';
+      result.error = err.message;
+      return result;
+    }
     if (err instanceof AbortedError || ctx.signal.aborted) throw new AbortedError();
+    // Messages can carry a server's words (a Location): never raw control characters.
     if (err instanceof Final) {
       result.outcome = err.outcome;
-      result.error = err.message;
+      result.error = escapeControls(err.message);
       if (err.status !== undefined) result.status = err.status;
     } else {
       result.outcome = 'failed';
-      result.error = describeError(err);
+      result.error = escapeControls(describeError(err));
     }
   }
   return result;
@@ -130,6 +147,7 @@ async function run(item: Item, ctx: TransferContext, result: ItemResult): Promis
   try {
     place = await ctx.dirs.place(item.out);
   } catch (err) {
+    if (isDiskFull(err)) throw new DiskFull(err);
     throw new Final('failed', describeError(err));
   }
   const { abs, part, fresh } = place;
@@ -180,7 +198,7 @@ async function run(item: Item, ctx: TransferContext, result: ItemResult): Promis
       try {
         target = new URL(next.location, url);
       } catch {
-        throw new Final('failed', `redirect to an invalid URL: ${next.location}`, next.status);
+        throw new Final('failed', `redirect to an invalid URL: ${clip(next.location)}`, next.status);
       }
       if (target.protocol !== 'http:' && target.protocol !== 'https:') {
         throw new Final('failed', `redirect to a non-http(s) URL refused: ${target.protocol}`, next.status);
@@ -191,6 +209,7 @@ async function run(item: Item, ctx: TransferContext, result: ItemResult): Promis
       url = target;
     } catch (err) {
       if (err instanceof Final || err instanceof AbortedError) throw err;
+      if (isDiskFull(err)) throw new DiskFull(err);
       if (ctx.signal.aborted) throw new AbortedError();
       if (err instanceof Restart) {
         discardPart(part);
@@ -676,6 +695,11 @@ async function commitDisposition(item: Item, ctx: TransferContext, part: string,
 function acquire(ctx: TransferContext, origin: string, front: boolean): Promise<Lease> {
   if (ctx.signal.aborted) return Promise.reject(new AbortedError());
   return ctx.pool.acquire(origin, front);
+}
+
+/** A server's text in a message: one line's worth at most. */
+function clip(s: string): string {
+  return s.length > 200 ? s.slice(0, 200) + '...' : s;
 }
 
 function header(h: ResponseHeaders, name: string): string | undefined {

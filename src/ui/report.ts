@@ -1,6 +1,7 @@
 // The end-of-run outputs: the text report, the JSON report, the failure list behind it,
 // the --save-failed file and the per-item verbose lines.
 
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import * as os from 'node:os';
@@ -11,8 +12,11 @@ import { finished } from 'node:stream/promises';
 
 import type { EventBus, InvalidInput, ItemResult, RunEvent, RunStats } from '../types.js';
 import { elapsed, humanBytes, humanRate } from './format.js';
+import { escapeControls } from '../text.js';
 
 export interface ReportContext {
+  /** Why the run stopped before its end on its own (the disk is full), if it did. */
+  stopped?: string;
   noun: 'files' | 'flags';
   stats: RunStats;
   elapsedMs: number;
@@ -47,6 +51,7 @@ export function textReport(ctx: ReportContext): string {
     if (s.failed > 0) lines.push(`${s.failed} ${s.failed === 1 ? 'error' : 'errors'}.`);
     if (s.invalid > 0) lines.push(`${s.invalid} invalid input ${s.invalid === 1 ? 'line' : 'lines'}.`);
   }
+  if (ctx.stopped) lines.push(`Stopped early: ${ctx.stopped}. Partial files are kept; run again to resume.`);
   // A run that ends within the clock's resolution must not print Infinity or NaN.
   const secs = ctx.elapsedMs > 0 ? ctx.elapsedMs / 1000 : 0;
   const perSec = secs > 0 ? s.downloaded / secs : 0;
@@ -279,13 +284,14 @@ async function streamJsonReport(ctx: ReportContext, failures: FailureLog, out: N
     },
     bytes: s.bytes,
     retries: s.retries,
+    ...(ctx.stopped ? { stopped: ctx.stopped } : {}),
   };
   // The head is small and built by JSON.stringify; only the failure list is streamed by hand.
   const headJson = JSON.stringify(head, null, 2);
   let buf = headJson.slice(0, -2) + ',\n  "failures": [';
   let first = true;
   for await (const e of failures.entries()) {
-    buf += (first ? '\n' : ',\n') + indent(JSON.stringify(reportFailure(e), null, 2), 4);
+    buf += (first ? '\n' : ',\n') + indent(safeJson(reportFailure(e), 2), 4);
     first = false;
     if (buf.length >= 64 * 1024) {
       await put(out, buf);
@@ -331,8 +337,11 @@ export class ReportFile {
       // Not there yet.
     }
     if (st && !st.isFile()) return new ReportFile(path, openForWriting(path), undefined);
-    const tmp = `${path}.tmp`;
-    return new ReportFile(path, fs.openSync(tmp, 'w'), tmp);
+    // A name nobody can guess, created exclusively and never through a link: a FILE.tmp symlink
+    // planted beside the report must not be followed.
+    const tmp = path.replace(/[^/]*$/, (base) => `.${base}.${randomBytes(6).toString('hex')}.tmp`);
+    const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
+    return new ReportFile(path, fs.openSync(tmp, O_WRONLY | O_CREAT | O_EXCL | (O_NOFOLLOW ?? 0), 0o644), tmp);
   }
 
   async write(ctx: ReportContext, failures: FailureLog): Promise<void> {
@@ -367,7 +376,7 @@ export class ReportFile {
  * that blocks the whole process for good, where not even Ctrl-C gets through. A FIFO with a reader
  * (`--save-failed >(gzip > failed.gz)`) is opened as usual.
  */
-function openForWriting(file: string): number {
+function openForWriting(file: string, mode = 0o666): number {
   let st: fs.Stats | undefined;
   try {
     st = fs.statSync(file);
@@ -389,15 +398,26 @@ function openForWriting(file: string): number {
       fs.closeSync(probe);
     }
   }
-  return fs.openSync(file, 'w');
+  const fd = fs.openSync(file, 'w', mode);
+  // An existing regular file keeps its old mode through open(): set ours.
+  if (mode !== 0o666 && (st === undefined || st.isFile())) fs.fchmodSync(fd, mode);
+  return fd;
 }
 
 // ---------------------------------------------------------------------------------------------
 // --save-failed
 
-/** Line breaks would split one record into two input lines. */
+/**
+ * JSON with no raw control character in it: JSON.stringify escapes C0 but leaves DEL and the C1
+ * controls as they are (U+009B alone is a CSI on many terminals); those become \u escapes too.
+ */
+export function safeJson(v: unknown, space?: number): string {
+  return JSON.stringify(v, null, space).replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** One line, no control characters: a line break would split a record, an ESC drive a terminal. */
 function oneLine(s: string): string {
-  return s.replace(/[\r\n]+/g, ' ');
+  return escapeControls(s.replace(/[\r\n]+/g, ' '));
 }
 
 /**
@@ -418,7 +438,8 @@ export class SaveFailedWriter {
 
   /** Opens FILE at once, so an unwritable path is reported before any request is made. */
   constructor(file: string) {
-    const fd = openForWriting(file);
+    // It keeps the URLs' passwords (so that a retry from it works): private to its owner.
+    const fd = openForWriting(file, 0o600);
     this.stream = fs.createWriteStream(file, { fd });
     // Remember a late write failure (disk full) and report it from close() instead of crashing.
     this.stream.on('error', (err) => {
@@ -448,7 +469,7 @@ export class SaveFailedWriter {
     if (r.item.size !== undefined) rec.size = r.item.size;
     if (r.status !== undefined) rec.status = r.status;
     rec.error = errorText(r.error, r.status);
-    this.write(JSON.stringify(rec) + '\n');
+    this.write(safeJson(rec) + '\n');
   }
 
   addInvalid(inv: InvalidInput): void {
@@ -498,11 +519,11 @@ export function attachVerbose(
     if (ev.type !== 'done') return;
     const r = ev.result;
     if (r.outcome === 'failed') {
-      emit(`*** Error for ${r.item.url.href}: ${oneLine(errorText(r.error, r.status))}`);
+      emit(`*** Error for ${oneLine(r.item.url.href)}: ${oneLine(errorText(r.error, r.status))}`);
       return;
     }
     if (!verbose) return;
-    const label = r.item.label ?? r.item.url.href;
+    const label = oneLine(r.item.label ?? r.item.url.href);
     switch (r.outcome) {
       case 'downloaded':
         emit(`${label} OK`);
