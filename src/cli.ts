@@ -1,8 +1,10 @@
 // commander: options in, a RunConfig out, an exit status back. Nothing here touches a socket.
 
 import { Command, CommanderError, Option } from 'commander';
-import { fstatSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { fstatSync, readFileSync, statSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseNetrc, type Netrc } from './http/credentials.js';
 import type { Readable } from 'node:stream';
 import { UsageError, parseChoice, parseCount, parseDuration, parseHeader, parseRate, parseSize } from './cli/values.js';
 import type { RawLine } from './types.js';
@@ -77,6 +79,9 @@ function addDownloadOptions(cmd: Command): Command {
     .option('--max-filesize <size>', 'fail files larger than SIZE (K, M, G = 1024-based)')
     .option('-H, --header <header>', 'extra request header "Name: value" (repeatable)', collect)
     .option('-A, --user-agent <ua>', 'User-Agent header (default bulkget/VERSION)')
+    .option('--location-trusted', 'send -H Authorization/Cookie and URL credentials to other hosts a redirect names')
+    .option('--netrc', 'take credentials for each host from ~/.netrc')
+    .option('--netrc-file <file>', 'take credentials for each host from FILE (netrc format)')
     .option('-k, --insecure', 'do not verify TLS certificates')
     .option('--proxy <url>', 'proxy for every request (overrides HTTP_PROXY, HTTPS_PROXY, NO_PROXY)')
     .option('--rate <n>', 'at most N requests per second per endpoint (0 = no limit)', '0')
@@ -234,6 +239,7 @@ function commonConfig(o: Opts, io: CliIO): Common['config'] {
       ifExists: parseChoice('--if-exists', str('ifExists'), ['skip', 'update', 'overwrite'] as const),
       maxFilesize: o.maxFilesize !== undefined ? parseSize('--max-filesize', str('maxFilesize')) : 0,
       contentDisposition: Boolean(o.contentDisposition),
+      credentials: { trusted: Boolean(o.locationTrusted), netrc: readNetrc(o, io) },
     },
     dryRun: Boolean(o.dryRun),
     progress: parseChoice('--progress', str('progress'), ['auto', 'bar', 'lines', 'none'] as const),
@@ -246,6 +252,25 @@ function commonConfig(o: Opts, io: CliIO): Common['config'] {
     stdout: io.stdout,
     stderr: io.stderr,
   };
+}
+
+/** --netrc (~/.netrc, absent is fine, as with curl) or --netrc-file FILE (must be readable). */
+function readNetrc(o: Opts, io: CliIO): Netrc | undefined {
+  let file = o.netrcFile as string | undefined;
+  const required = file !== undefined;
+  if (file === undefined && o.netrc) {
+    const home = io.env.HOME ?? homedir();
+    file = join(home, '.netrc');
+  }
+  if (file === undefined) return undefined;
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    if (!required && (err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new UsageError(`cannot read netrc file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  return parseNetrc(text);
 }
 
 /** A file's identity (device, inode), or undefined when it does not exist yet. */

@@ -3,7 +3,7 @@
 
 import type { InvalidInput, Item, RawLine } from './types.js';
 import { OVERLONG_MARKER, parseLine, urlOf } from './input/lines.js';
-import { escapeControls } from './text.js';
+import { escapeControls, maskText } from './text.js';
 import { shardOf } from './input/shard.js';
 import { checkOutPath, nameFromUrl, treePath } from './store/naming.js';
 import type { NameAllocator } from './store/fingerprint.js';
@@ -60,5 +60,5 @@ function invalid(raw: RawLine, reason: string): InvalidInput {
   let text = raw.text.startsWith(OVERLONG_MARKER) ? '(line not shown: longer than 1 MiB)' : raw.text;
   if (text.length > 200) text = text.slice(0, 200) + '…';
   // An input line may hold anything (an ESC, a C1 control): never raw in a report or on a terminal.
-  return { source: escapeControls(raw.source), line: raw.line, text: escapeControls(text), reason: escapeControls(reason) };
+  return { source: escapeControls(raw.source), line: raw.line, text: escapeControls(maskText(text)), reason: escapeControls(reason) };
 }

@@ -16,6 +16,8 @@ import { reclaimIfGrown } from './store/reclaim.js';
 import { SmallFileWriter } from './store/writer.js';
 import { acquireLock } from './store/lock.js';
 import { clientOrigin, makeConnector, proxyFor } from './http/connect.js';
+import { basicAuth, withoutUserinfo } from './http/credentials.js';
+import { maskUrl } from './text.js';
 import { FailureLog, ReportFile, SaveFailedWriter, attachVerbose, textReport, writeJsonReport } from './ui/report.js';
 import { startProgress, type ProgressMode } from './ui/progress.js';
 
@@ -189,8 +191,16 @@ export async function runDownloads(cfg: RunConfig): Promise<RunOutcome> {
       stop,
       // Absolute form only through an http proxy; with no proxy anywhere (the usual case) the
       // per-request origin lookup is skipped.
+      // An http:// proxy sees requests in absolute form: its own credentials go with each one.
+      proxyAuth: anyHttpProxy(cfg.proxy)
+        ? (url) => {
+            if (url.protocol !== 'http:') return undefined;
+            const p = proxyOf(url.origin);
+            return p && (p.username || p.password) ? basicAuth(decodeURIComponent(p.username), decodeURIComponent(p.password)) : undefined;
+          }
+        : undefined,
       requestPath: anyHttpProxy(cfg.proxy)
-        ? (url) => (url.protocol === 'http:' && proxyOf(url.origin) ? url.href : url.pathname + url.search)
+        ? (url) => (url.protocol === 'http:' && proxyOf(url.origin) ? withoutUserinfo(url) : url.pathname + url.search)
         : (url) => url.pathname + url.search,
     });
     driven = true;
@@ -390,7 +400,7 @@ async function dryRun(cfg: RunConfig, maker: ItemMaker, bus: EventBus, stats: Ru
     }
     stats.queued++;
     if ((stats.queued & 1023) === 0) reclaimIfGrown();
-    buf += `${made.item.url.href} -> ${dest}/${made.item.out}\n`;
+    buf += `${maskUrl(made.item.url.href)} -> ${dest}/${made.item.out}\n`;
     if (buf.length > 65536) {
       if (!cfg.stdout.write(buf)) await new Promise((r) => cfg.stdout.once('drain', r));
       buf = '';

@@ -17,3 +17,14 @@ export function escapeControls(s: string): string {
     return n < 0x100 ? `\\x${n.toString(16).padStart(2, '0')}` : `\\u${n.toString(16).padStart(4, '0')}`;
   });
 }
+
+/** The URL as it may be shown: the password replaced by `***`. */
+export function maskUrl(href: string): string {
+  // Only the authority's userinfo: `scheme://user:password@host`.
+  return href.replace(/^([a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/?#@]*?:)[^/?#@]*@/, '$1***@');
+}
+
+/** Any `//user:password@` inside free text (an invalid input line) shown as `//user:***@`. */
+export function maskText(s: string): string {
+  return s.includes('@') ? s.replace(/(\/\/[^/?#@\s:]*:)[^/?#@\s]*@/g, '$1***@') : s;
+}

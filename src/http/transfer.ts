@@ -18,7 +18,8 @@ import type { NameAllocator } from '../store/fingerprint.js';
 import type { SmallFileWriter } from '../store/writer.js';
 import { sanitizeDispositionName } from '../store/naming.js';
 import { collectGarbage } from '../store/reclaim.js';
-import { escapeControls } from '../text.js';
+import { escapeControls, maskUrl } from '../text.js';
+import { requestHeaders, withoutUserinfo, type CredentialPolicy } from './credentials.js';
 import { exchange, type BodySink, type Head, type ResponseHeaders } from './exchange.js';
 import { RETRYABLE_STATUS, backoffMs, describeError, isDiskFull, isRetryableError, parseRetryAfter } from './retry.js';
 
@@ -34,6 +35,8 @@ export interface TransferOptions {
   ifExists: IfExists;
   maxFilesize: number; // 0 = none
   contentDisposition: boolean;
+  /** --location-trusted and --netrc. */
+  credentials: CredentialPolicy;
 }
 
 export interface TransferContext {
@@ -50,6 +53,8 @@ export interface TransferContext {
   writer: SmallFileWriter;
   /** Request target for a URL: origin-form, or absolute form through an http proxy. */
   requestPath: (url: URL) => string;
+  /** Proxy-Authorization for a request through an http:// proxy that has credentials. */
+  proxyAuth?: (url: URL) => string | undefined;
   /** Stops the whole run, as an interrupt does (the disk is full). */
   stop: (reason: string) => void;
 }
@@ -178,7 +183,8 @@ async function run(item: Item, ctx: TransferContext, result: ItemResult): Promis
 
   for (;;) {
     if (ctx.signal.aborted) throw new AbortedError();
-    const headers: Record<string, string> = { ...opts.headers, ...conditional };
+    // Credentials only where they belong: a redirect to another origin drops them.
+    const headers: Record<string, string> = { ...requestHeaders(opts.headers, item.url, url, opts.credentials), ...conditional };
     if (resume) {
       headers['range'] = `bytes=${resume.offset}-`;
       headers['if-range'] = resume.validator;
@@ -204,7 +210,7 @@ async function run(item: Item, ctx: TransferContext, result: ItemResult): Promis
         throw new Final('failed', `redirect to a non-http(s) URL refused: ${target.protocol}`, next.status);
       }
       target.hash = '';
-      if (visited.has(target.href)) throw new Final('failed', `redirect loop at ${target.href}`, next.status);
+      if (visited.has(target.href)) throw new Final('failed', `redirect loop at ${maskUrl(target.href)}`, next.status);
       visited.add(target.href);
       url = target;
     } catch (err) {
@@ -337,7 +343,7 @@ async function attempt(
     if (ctx.state && (bodyLength < 0 || bodyLength > SMALL_BODY)) {
       // Big or unknown size: record the validator before the first byte lands, so a kill -9
       // mid-body leaves a .part that the next run can continue with If-Range.
-      ctx.state.recordPart(item.out, item.url.href, { etag, lastModified, size: expectedTotal >= 0 ? expectedTotal : undefined });
+      ctx.state.recordPart(item.out, recordedUrl(item), { etag, lastModified, size: expectedTotal >= 0 ? expectedTotal : undefined });
     }
     const hash = !item.sha256 ? undefined : offset > 0 && partHash ? partHash : createHash('sha256');
     // Small and whole, as most files of a bulk list are: gathered and written in one go after the
@@ -350,7 +356,7 @@ async function attempt(
     if (gather && ctx.state && (strong || lastModified !== undefined)) {
       const state = ctx.state;
       const v = { etag, lastModified, size: expectedTotal };
-      body.keepCut = () => state.recordPart(item.out, item.url.href, v);
+      body.keepCut = () => state.recordPart(item.out, recordedUrl(item), v);
     }
     if (!gather) {
       try {
@@ -366,9 +372,13 @@ async function attempt(
   };
 
   try {
+    const proxyAuth = ctx.proxyAuth?.(url);
     const head = await exchange(
       lease.client,
-      { path: ctx.requestPath(url), headers: { ...headers, host: url.host } },
+      {
+        path: ctx.requestPath(url),
+        headers: proxyAuth ? { ...headers, host: url.host, 'proxy-authorization': proxyAuth } : { ...headers, host: url.host },
+      },
       decide,
     );
     // The socket is free for the next item while this one is checked and moved into place.
@@ -411,7 +421,7 @@ async function attempt(
       commitPart(part, abs);
     }
     stats.bytesDone += written;
-    ctx.state?.recordDone(finalRel, item.url.href, { etag, lastModified, size: written });
+    ctx.state?.recordDone(finalRel, recordedUrl(item), { etag, lastModified, size: written });
     return { kind: 'done', outcome: 'downloaded' };
   } finally {
     stats.active--;
@@ -635,7 +645,7 @@ async function resumeState(item: Item, part: string, ctx: TransferContext): Prom
   const size = partSize(part);
   if (size <= 0) return undefined;
   const rec = await ctx.state?.lookup(item.out);
-  if (!rec || rec.k !== 'part' || rec.u !== item.url.href) return undefined;
+  if (!rec || rec.k !== 'part' || rec.u !== recordedUrl(item)) return undefined;
   // If-Range needs a strong validator: a weak ETag cannot guard a byte range.
   const validator = rec.e && !rec.e.startsWith('W/') ? rec.e : rec.m;
   if (!validator) return undefined;
@@ -695,6 +705,11 @@ async function commitDisposition(item: Item, ctx: TransferContext, part: string,
 function acquire(ctx: TransferContext, origin: string, front: boolean): Promise<Lease> {
   if (ctx.signal.aborted) return Promise.reject(new AbortedError());
   return ctx.pool.acquire(origin, front);
+}
+
+/** The item's URL as DEST/.bulkget records it: never with a user or password. */
+function recordedUrl(item: Item): string {
+  return withoutUserinfo(item.url);
 }
 
 /** A server's text in a message: one line's worth at most. */

@@ -12,7 +12,7 @@ import { finished } from 'node:stream/promises';
 
 import type { EventBus, InvalidInput, ItemResult, RunEvent, RunStats } from '../types.js';
 import { elapsed, humanBytes, humanRate } from './format.js';
-import { escapeControls } from '../text.js';
+import { escapeControls, maskUrl } from '../text.js';
 
 export interface ReportContext {
   /** Why the run stopped before its end on its own (the disk is full), if it did. */
@@ -86,7 +86,7 @@ export function failureFromEvent(ev: RunEvent): FailureEntry | undefined {
   if (ev.type === 'done') {
     const r = ev.result;
     if (r.outcome !== 'failed' && r.outcome !== 'notFound') return undefined;
-    const e: FailureEntry = { url: r.item.url.href, attempts: r.attempts, kind: r.outcome };
+    const e: FailureEntry = { url: maskUrl(r.item.url.href), attempts: r.attempts, kind: r.outcome };
     if (r.status !== undefined) e.status = r.status;
     e.error = errorText(r.error, r.status);
     return e;
@@ -519,11 +519,11 @@ export function attachVerbose(
     if (ev.type !== 'done') return;
     const r = ev.result;
     if (r.outcome === 'failed') {
-      emit(`*** Error for ${oneLine(r.item.url.href)}: ${oneLine(errorText(r.error, r.status))}`);
+      emit(`*** Error for ${oneLine(maskUrl(r.item.url.href))}: ${oneLine(errorText(r.error, r.status))}`);
       return;
     }
     if (!verbose) return;
-    const label = oneLine(r.item.label ?? r.item.url.href);
+    const label = oneLine(r.item.label ?? maskUrl(r.item.url.href));
     switch (r.outcome) {
       case 'downloaded':
         emit(`${label} OK`);
