@@ -71,7 +71,8 @@ function addDownloadOptions(cmd: Command): Command {
     .option('--retry-delay <time>', 'base of the exponential backoff (full jitter)', '0.5s')
     .option('--max-retry-wait <time>', 'longest Retry-After honoured', '60s')
     .option('--connect-timeout <time>', 'connect timeout', '10s')
-    .option('--timeout <time>', 'fail an attempt after this long without a byte', '30s')
+    .option('--timeout <time>', 'fail an attempt after this long without a byte (1xx answers do not count)', '30s')
+    .option('--max-time <time>', 'the longest one item may take, all attempts and waits included (default: none)')
     .option('--max-redirects <n>', 'redirects followed per item', '10')
     .option('--if-exists <policy>', 'skip | update (conditional request) | overwrite', 'skip')
     .option('--layout <layout>', 'flat (all in DEST) | tree (DEST/host/path)', 'flat')
@@ -240,6 +241,7 @@ function commonConfig(o: Opts, io: CliIO): Common['config'] {
       maxFilesize: o.maxFilesize !== undefined ? parseSize('--max-filesize', str('maxFilesize')) : 0,
       contentDisposition: Boolean(o.contentDisposition),
       credentials: { trusted: Boolean(o.locationTrusted), netrc: readNetrc(o, io) },
+      maxTimeMs: o.maxTime !== undefined ? parseDuration('--max-time', str('maxTime')) : 0, // 0 = none, as in curl
     },
     dryRun: Boolean(o.dryRun),
     progress: parseChoice('--progress', str('progress'), ['auto', 'bar', 'lines', 'none'] as const),

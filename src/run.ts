@@ -17,6 +17,7 @@ import { SmallFileWriter } from './store/writer.js';
 import { acquireLock } from './store/lock.js';
 import { clientOrigin, makeConnector, proxyFor } from './http/connect.js';
 import { basicAuth, withoutUserinfo } from './http/credentials.js';
+import { Watchdog } from './http/watchdog.js';
 import { maskUrl } from './text.js';
 import { FailureLog, ReportFile, SaveFailedWriter, attachVerbose, textReport, writeJsonReport } from './ui/report.js';
 import { startProgress, type ProgressMode } from './ui/progress.js';
@@ -189,6 +190,7 @@ export async function runDownloads(cfg: RunConfig): Promise<RunOutcome> {
       opts: cfg.transfer,
       signal,
       stop,
+      watchdog: new Watchdog(cfg.timeoutMs),
       // Absolute form only through an http proxy; with no proxy anywhere (the usual case) the
       // per-request origin lookup is skipped.
       // An http:// proxy sees requests in absolute form: its own credentials go with each one.

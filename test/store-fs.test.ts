@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DestError, PathError, SafeDirs, commitPart, discardPart, fileExists, openPart, partSize, prepareDest } from '../src/store/paths.js';
 import { StateStore } from '../src/store/state.js';
-import { LockBusyError, acquireLock } from '../src/store/lock.js';
+import { LockBusyError, acquireLock, readLockRecord } from '../src/store/lock.js';
+import { hostname } from 'node:os';
 
 /** A temp root holding DEST and, beside it, a folder that must never change. */
 function sandbox(t: { after: (fn: () => void) => void }): { root: string; dest: string; outside: string } {
@@ -319,11 +320,13 @@ test('lock: a second acquire fails with the pid; release removes the lock', asyn
   const { dest } = sandbox(t);
   const lock = await acquireLock(dest, 'my-dest');
   const lockFile = join(dest, '.bulkget', 'lock');
-  assert.equal(readFileSync(lockFile, 'utf8').trim(), String(process.pid));
+  const rec = await readLockRecord(lockFile);
+  assert.equal(rec?.pid, process.pid);
+  assert.equal(rec?.host, hostname());
   await assert.rejects(acquireLock(dest, 'my-dest'), (err: unknown) => {
     assert.ok(err instanceof LockBusyError);
     assert.equal(err.pid, process.pid);
-    assert.equal(err.message, `my-dest is in use by bulkget pid ${process.pid}`);
+    assert.equal(err.message, `my-dest is in use by bulkget pid ${process.pid} on ${hostname()}`);
     return true;
   });
   lock.release();
@@ -331,7 +334,7 @@ test('lock: a second acquire fails with the pid; release removes the lock', asyn
   lock.release(); // twice is harmless
   const again = await acquireLock(dest, 'my-dest');
   again.release();
-  assert.deepEqual(readdirSync(join(dest, '.bulkget')), []);
+  assert.deepEqual(readdirSync(join(dest, '.bulkget')), [], 'no lock and no socket left');
 });
 
 test('lock: a lock left by a dead process, an empty or a garbage lock is taken over', async (t) => {
@@ -345,7 +348,7 @@ test('lock: a lock left by a dead process, an empty or a garbage lock is taken o
   for (const content of [`${deadPid}\n`, '', 'garbage', '-5']) {
     writeFileSync(lockFile, content);
     const lock = await acquireLock(dest, dest);
-    assert.equal(readFileSync(lockFile, 'utf8').trim(), String(process.pid), JSON.stringify(content));
+    assert.equal((await readLockRecord(lockFile))?.pid, process.pid, JSON.stringify(content));
     lock.release();
     assert.equal(existsSync(lockFile), false);
   }

@@ -9,6 +9,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { buildConnector as BuildConnector } from 'undici';
 import { buildConnector } from './undici.js';
+import { foldRepeatedLengths } from './lenient.js';
 
 export interface ProxyChoice {
   /** Proxy URL to use for this target, or undefined for a direct connection. */
@@ -63,16 +64,24 @@ export interface ConnectorOptions {
 type Callback = (err: Error | null, socket: net.Socket | tls.TLSSocket | null) => void;
 
 /** The `connect` option for an undici Client of one slot. */
-export function makeConnector(o: ConnectorOptions): BuildConnector.connector | BuildConnector.BuildOptions {
+export function makeConnector(o: ConnectorOptions): BuildConnector.connector {
   const target = new URL(o.origin);
-  if (!o.proxy) return { timeout: o.timeoutMs, rejectUnauthorized: !o.insecure };
-  if (target.protocol === 'http:') {
-    // Absolute form to the proxy: the Client's origin is the proxy itself (see clientOrigin).
-    return { timeout: o.timeoutMs, rejectUnauthorized: !o.insecure };
+  if (!o.proxy || target.protocol === 'http:') {
+    // Direct, or absolute form to an http proxy (the Client's origin is then the proxy itself,
+    // see clientOrigin): undici's own connector, its sockets given lenient heads.
+    const connect = buildConnector({ timeout: o.timeoutMs, rejectUnauthorized: !o.insecure });
+    return ((opts: BuildConnector.Options, callback: Callback) =>
+      connect(opts, (err, socket) => {
+        if (socket) foldRepeatedLengths(socket as net.Socket);
+        (callback as (e: Error | null, s: unknown) => void)(err, socket);
+      })) as unknown as BuildConnector.connector;
   }
   const proxy = o.proxy;
   return ((_opts: unknown, callback: Callback) => {
-    tunnel(proxy, target, o, callback);
+    tunnel(proxy, target, o, (err, socket) => {
+      if (socket) foldRepeatedLengths(socket);
+      callback(err, socket);
+    });
   }) as unknown as BuildConnector.connector;
 }
 

@@ -75,7 +75,7 @@ export function describeError(err: unknown): string {
   if (code && MESSAGES[code]) return MESSAGES[code];
   const msg = err instanceof Error ? err.message : String(err);
   const line = msg.split('\n')[0] ?? msg;
-  return code && !line.includes(code) ? `${line} (${code})` : line;
+  return code && !code.startsWith('BULKGET_') && !line.includes(code) ? `${line} (${code})` : line;
 }
 
 /**

@@ -20,6 +20,7 @@ import { sanitizeDispositionName } from '../store/naming.js';
 import { collectGarbage } from '../store/reclaim.js';
 import { escapeControls, maskUrl } from '../text.js';
 import { requestHeaders, withoutUserinfo, type CredentialPolicy } from './credentials.js';
+import { maxTimeReached, type Watchdog } from './watchdog.js';
 import { exchange, type BodySink, type Head, type ResponseHeaders } from './exchange.js';
 import { RETRYABLE_STATUS, backoffMs, describeError, isDiskFull, isRetryableError, parseRetryAfter } from './retry.js';
 
@@ -37,6 +38,8 @@ export interface TransferOptions {
   contentDisposition: boolean;
   /** --location-trusted and --netrc. */
   credentials: CredentialPolicy;
+  /** --max-time: the longest one item may take, attempts and backoff waits included; 0 = none. */
+  maxTimeMs: number;
 }
 
 export interface TransferContext {
@@ -57,6 +60,8 @@ export interface TransferContext {
   proxyAuth?: (url: URL) => string | undefined;
   /** Stops the whole run, as an interrupt does (the disk is full). */
   stop: (reason: string) => void;
+  /** Aborts requests that make no progress for --timeout (1xx answers do not count). */
+  watchdog?: Watchdog;
 }
 
 export class AbortedError extends Error {
@@ -179,6 +184,7 @@ async function run(item: Item, ctx: TransferContext, result: ItemResult): Promis
   let url = item.url;
   let hops = 0;
   let retry = 0;
+  let spent = 0; // ms of this item's --max-time used so far
   const visited = new Set<string>([url.href]);
 
   for (;;) {
@@ -195,7 +201,23 @@ async function run(item: Item, ctx: TransferContext, result: ItemResult): Promis
       const partHash = item.sha256 && resume ? await hashPart(part) : undefined;
       const lease = await acquire(ctx, url.origin, hops > 0 || retry > 0);
       result.attempts++;
-      const next = await attempt(item, ctx, lease, url, headers, place, resume, partHash, result);
+      // --max-time counts attempts and backoff waits, never the wait for a slot (SPEC).
+      let next: AttemptResult;
+      if (opts.maxTimeMs > 0) {
+        const remainingMs = opts.maxTimeMs - spent;
+        if (remainingMs <= 0) {
+          lease.release();
+          throw new Final('failed', maxTimeReached(opts.maxTimeMs).message);
+        }
+        const started = performance.now();
+        try {
+          next = await attempt(item, ctx, lease, url, headers, place, resume, partHash, result, remainingMs);
+        } finally {
+          spent += performance.now() - started;
+        }
+      } else {
+        next = await attempt(item, ctx, lease, url, headers, place, resume, partHash, result);
+      }
       if (next.kind === 'done') return next.outcome;
       // A redirect: check it, then go round with the new URL (same attempt budget).
       hops++;
@@ -234,6 +256,10 @@ async function run(item: Item, ctx: TransferContext, result: ItemResult): Promis
         ? err.waitMs
         : backoffMs(retry, opts.backoffBaseMs, opts.maxRetryWaitMs);
       wait = Math.max(0, wait);
+      if (opts.maxTimeMs > 0 && spent + wait >= opts.maxTimeMs) {
+        throw new Final('failed', `${why}; ${maxTimeReached(opts.maxTimeMs).message} before the next attempt`, status);
+      }
+      spent += wait;
       ctx.stats.retries++;
       ctx.bus.emit({ type: 'retry', item, attempt: retry + 1, delayMs: wait, reason: why });
       retry++;
@@ -256,6 +282,7 @@ async function attempt(
   resume: Resume | undefined,
   partHash: Hash | undefined,
   result: ItemResult,
+  remainingMs?: number,
 ): Promise<AttemptResult> {
   const { stats, opts } = ctx;
   const { abs, part } = place;
@@ -380,6 +407,11 @@ async function attempt(
         headers: proxyAuth ? { ...headers, host: url.host, 'proxy-authorization': proxyAuth } : { ...headers, host: url.host },
       },
       decide,
+      {
+        watchdog: ctx.watchdog,
+        remainingMs,
+        onMaxTime: remainingMs !== undefined ? () => maxTimeReached(opts.maxTimeMs) : undefined,
+      },
     );
     // The socket is free for the next item while this one is checked and moved into place.
     lease.release();

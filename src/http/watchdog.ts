@@ -1,0 +1,73 @@
+// Deadlines for requests that undici's own timers let live: a server that answers `102
+// Processing` every few seconds refreshes undici's headers timeout for ever, though not one byte
+// of the answer has come. One sweeper per run looks at every request in flight a few times per
+// --timeout and aborts those whose progress count has not moved: only a final head and body bytes
+// count. The per-chunk cost is one increment.
+
+/** A request being watched: `ticks` moves on progress, `expire` aborts it. */
+export interface Watched {
+  ticks: number;
+  expire(err: Error): void;
+}
+
+interface Entry {
+  seen: number;
+  since: number;
+}
+
+export class Watchdog {
+  private readonly live = new Map<Watched, Entry>();
+  private timer: NodeJS.Timeout | undefined;
+  private readonly everyMs: number;
+
+  /** `idleMs`: the longest time without progress (--timeout). */
+  constructor(private readonly idleMs: number) {
+    // Late by at most a quarter of the timeout, and never a busy loop.
+    this.everyMs = Math.min(1000, Math.max(20, Math.floor(idleMs / 4)));
+  }
+
+  add(w: Watched): void {
+    this.live.set(w, { seen: w.ticks, since: performance.now() });
+    if (!this.timer) {
+      this.timer = setInterval(() => this.sweep(), this.everyMs);
+      this.timer.unref();
+    }
+  }
+
+  remove(w: Watched): void {
+    this.live.delete(w);
+    if (this.live.size === 0 && this.timer) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }
+  }
+
+  private sweep(): void {
+    const now = performance.now();
+    for (const [w, e] of this.live) {
+      if (w.ticks !== e.seen) {
+        e.seen = w.ticks;
+        e.since = now;
+      } else if (now - e.since >= this.idleMs) {
+        this.remove(w);
+        w.expire(stalled(this.idleMs));
+      }
+    }
+  }
+}
+
+function seconds(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${(ms / 1000).toFixed(1)}s`;
+}
+
+/** No progress for --timeout (retryable, like any timeout). */
+export function stalled(idleMs: number): Error {
+  return Object.assign(new Error(`timed out: no data for ${seconds(idleMs)} (--timeout; interim 1xx answers are not progress)`), {
+    code: 'BULKGET_STALLED',
+  });
+}
+
+/** The item's --max-time is spent (final: more attempts would only spend more). */
+export function maxTimeReached(maxTimeMs: number): Error {
+  return Object.assign(new Error(`--max-time ${seconds(maxTimeMs)} reached`), { code: 'BULKGET_MAX_TIME' });
+}

@@ -1,0 +1,207 @@
+// Stuck runs and locks: a server that keeps a request alive without sending it (102 Processing
+// forever, a trickle), --max-time, the DEST lock in containers (PID namespaces, kill -9, reused
+// pids) and across hosts (a lease), and headers a real server repeats.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readFileSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import path from 'node:path';
+import { ROOT, TSX, collect, runCli, runWithReport, type CliResult } from './helpers/cli.js';
+import { startRawServer, type RawServer } from './helpers/raw.js';
+import { startFaultServer } from './helpers/faults.js';
+import { tempDirs } from './helpers/tmp.js';
+import { LockBusyError, acquireLock, type LockRecord } from '../src/store/lock.js';
+import { fold } from '../src/http/lenient.js';
+
+const tmp = tempDirs('stuck');
+const MAIN = path.join(ROOT, 'src/main.ts');
+
+async function raw(t: { after: (fn: () => Promise<void>) => void }): Promise<RawServer> {
+  const s = await startRawServer();
+  t.after(() => s.close());
+  return s;
+}
+
+test('102 Processing every 300 ms is not progress: --timeout 1s fails the attempt', async (t) => {
+  const s = await raw(t);
+  s.file('/slow', { size: 100, script: [{ interim: 50, everyMs: 300 }] });
+  const t0 = performance.now();
+  const r = await runWithReport(['-d', tmp(), '-r', '0', '--timeout', '1s', s.url('/slow')]);
+  const took = performance.now() - t0;
+  assert.equal(r.code, 1);
+  assert.match(r.report.failures[0]!.error, /timed out.*1xx/);
+  assert.ok(took < 8000, `took ${Math.round(took)} ms, not the 15 s of interim answers`);
+});
+
+test('interim answers then the file: downloaded, the interim heads passed over', async (t) => {
+  const s = await raw(t);
+  const f = s.file('/later', { size: 5000, script: [{ interim: 3, everyMs: 100 }] });
+  const dest = tmp();
+  const r = await runWithReport(['-d', dest, '--timeout', '1s', s.url('/later')]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(readFileSync(path.join(dest, 'later')), f.body);
+});
+
+test('--max-time ends a trickling body and counts every attempt and wait, but not the queue', async (t) => {
+  const s = await raw(t);
+  // One byte every 200 ms: never idle for --timeout, never done.
+  s.file('/trickle', { size: 1000, script: [{ trickle: 200 }, { trickle: 200 }, { trickle: 200 }] });
+  const t0 = performance.now();
+  const r = await runWithReport(['-d', tmp(), '--timeout', '1s', '--max-time', '1.5s', '-r', '3', '--retry-delay', '10ms', s.url('/trickle')]);
+  const took = performance.now() - t0;
+  assert.equal(r.code, 1);
+  assert.match(r.report.failures[0]!.error, /--max-time 1\.5s reached/);
+  assert.equal(s.hits('/trickle').length, 1, 'a spent --max-time is not retried');
+  assert.ok(took < 6000, `took ${Math.round(took)} ms`);
+
+  // A retry whose backoff would pass the deadline fails at once, saying so.
+  s.file('/busy', { script: [{ status: 503, headers: { 'Retry-After': '5' } }] });
+  const b = await runWithReport(['-d', tmp(), '--max-time', '2s', s.url('/busy')]);
+  assert.equal(b.code, 1);
+  assert.match(b.report.failures[0]!.error, /503.*--max-time 2s reached before the next attempt/);
+  assert.equal(s.hits('/busy').length, 1);
+
+  // Queue time is free: with one connection, q.bin waits ~1.5 s behind a slow file, then takes
+  // well under its 1 s --max-time.
+  const fs2 = await startFaultServer();
+  t.after(() => fs2.close());
+  fs2.route('/slow.bin', { size: 4000, script: ['slowbody'], slowMs: 1500 });
+  fs2.route('/q.bin', { size: 10 });
+  const q = await runWithReport(['-d', tmp(), '-l', '1', '--max-time', '2s', fs2.url('/slow.bin'), fs2.url('/q.bin')]);
+  assert.equal(q.code, 0, JSON.stringify(q.report.failures));
+  // ...and the slow one alone, at --max-time 1s, is cut.
+  fs2.route('/slow2.bin', { size: 4000, script: ['slowbody'], slowMs: 3000 });
+  const cut = await runWithReport(['-d', tmp(), '--max-time', '1s', fs2.url('/slow2.bin')]);
+  assert.equal(cut.code, 1);
+});
+
+test('fold: repeated equal Content-Length values become one; conflicts are left alone', () => {
+  const head = (lines: string[]) => ['HTTP/1.1 200 OK', ...lines, ''].join('\r\n');
+  assert.equal(fold(head(['Content-Length: 5', 'Content-Length: 5'])), head(['Content-Length: 5']));
+  assert.equal(fold(head(['content-length: 5, 5', 'ETag: "x"'])), head(['Content-Length: 5', 'ETag: "x"']));
+  assert.equal(fold(head(['Content-Length:5', 'X: y', 'content-length : 5 ,5'])), head(['Content-Length: 5', 'X: y']));
+  assert.equal(fold(head(['Content-Length: 5', 'Content-Length: 6'])), head(['Content-Length: 5', 'Content-Length: 6']));
+  assert.equal(fold(head(['Content-Length: 5, 6'])), head(['Content-Length: 5, 6']));
+});
+
+test('a header repeated with the same value is accepted (Content-Length twice, or "5, 5"), also after a 1xx', async (t) => {
+  const s = await raw(t);
+  const ok = (h: string) => ({ raw: `HTTP/1.1 200 OK\r\n${h}\r\n\r\nhello`, then: 'keep' as const });
+  s.file('/twice', { script: [ok('Content-Length: 5\r\nContent-Length: 5')] });
+  s.file('/list', { script: [ok('Content-Length: 5, 5')] });
+  s.file('/after1xx', { script: [{ raw: 'HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\nHTTP/1.1 102 Processing\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 5\r\nContent-Length: 5\r\n\r\nhello', then: 'keep' }] });
+  s.file('/conflict', { script: [ok('Content-Length: 5\r\nContent-Length: 6')] });
+  const dest = tmp();
+  const r = await runWithReport(['-d', dest, '-r', '0', ...['/twice', '/list', '/after1xx', '/conflict'].map((p) => s.url(p))]);
+  assert.equal(r.code, 1);
+  for (const name of ['twice', 'list', 'after1xx']) assert.equal(readFileSync(path.join(dest, name), 'utf8'), 'hello', name);
+  assert.deepEqual(r.report.failures.map((f) => new URL(f.url).pathname), ['/conflict']);
+  // Keep-alive still works after a folded head: the second item reuses the connection.
+  s.file('/a', { script: [ok('Content-Length: 5\r\nContent-Length: 5')] });
+  s.file('/b', { size: 10 });
+  const conns = s.conns.accepted;
+  const k = await runWithReport(['-d', tmp(), '-l', '1', s.url('/a'), s.url('/b')]);
+  assert.equal(k.code, 0, k.stderr);
+  assert.equal(s.conns.accepted - conns, 1, 'one connection for both');
+});
+
+// ---------------------------------------------------------------------------------------------
+// The DEST lock
+
+function record(over: Partial<LockRecord>): string {
+  const r: LockRecord = { pid: 424242, host: 'elsewhere', boot: 'another-kernel', ns: '', start: '', sock: '', token: 'feedfacefeedface', ...over };
+  return JSON.stringify(r) + '\n';
+}
+
+test('lock: a holder on another host keeps it while it renews the lease; a lapsed lease is taken over', async () => {
+  const dest = tmp();
+  mkdirSync(path.join(dest, '.bulkget'));
+  const lockFile = path.join(dest, '.bulkget', 'lock');
+  writeFileSync(lockFile, record({}));
+  await assert.rejects(acquireLock(dest, 'D', { staleMs: 5000 }), (err: unknown) => {
+    assert.ok(err instanceof LockBusyError);
+    assert.equal(err.message, 'D is in use by bulkget pid 424242 on elsewhere');
+    return true;
+  });
+  const old = new Date(Date.now() - 60_000);
+  utimesSync(lockFile, old, old);
+  const lock = await acquireLock(dest, 'D', { staleMs: 5000 });
+  lock.release();
+});
+
+test('lock: the holder renews its lease while it runs', async () => {
+  const dest = tmp();
+  const lock = await acquireLock(dest, 'D', { renewMs: 50 });
+  const lockFile = path.join(dest, '.bulkget', 'lock');
+  const old = new Date(Date.now() - 60_000);
+  utimesSync(lockFile, old, old);
+  await new Promise((r) => setTimeout(r, 200));
+  const { mtimeMs } = (await import('node:fs')).statSync(lockFile);
+  assert.ok(Date.now() - mtimeMs < 1000, 'touched again');
+  lock.release();
+});
+
+test('lock: a lock naming a live pid of this kernel whose socket is gone is taken over (a reused pid)', async () => {
+  const dest = tmp();
+  mkdirSync(path.join(dest, '.bulkget'));
+  const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  // pid 1 is alive, but it is not the holder: the holder's socket answers no more.
+  writeFileSync(path.join(dest, '.bulkget', 'lock'), record({ pid: 1, host: hostname(), boot, sock: 'lock-feedfacefeedface.sock' }));
+  writeFileSync(path.join(dest, '.bulkget', 'lock-feedfacefeedface.sock'), '');
+  const lock = await acquireLock(dest, 'D');
+  lock.release();
+  assert.deepEqual(readdirSync(path.join(dest, '.bulkget')), [], 'the dead holder\'s socket file is cleaned up too');
+});
+
+function canUnsharePid(): boolean {
+  return spawnSync('unshare', ['--pid', '--fork', '--mount-proc', 'true'], { stdio: 'ignore' }).status === 0;
+}
+
+/** bulkget in a PID namespace of its own; `asPid2` puts a shell first so bulkget is pid 2. */
+function inNamespace(args: string[], asPid2: boolean): ChildProcess {
+  const cmd = [process.execPath, '--import', TSX, MAIN, ...args];
+  const argv = asPid2 ? ['sh', '-c', '"$@" & wait', 'sh', ...cmd] : cmd;
+  // A process group of its own, so the test can kill -9 all of it (the namespace dies with it).
+  return spawn('unshare', ['--pid', '--fork', '--mount-proc', ...argv], { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+}
+
+async function waitFor(cond: () => boolean, ms: number): Promise<void> {
+  const t0 = Date.now();
+  while (!cond()) {
+    if (Date.now() - t0 > ms) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+test('lock in containers: PID namespaces never make a live lock look dead, nor a dead one alive', async (t) => {
+  if (!canUnsharePid()) return t.skip('needs unshare --pid (root)');
+  const s = await startFaultServer();
+  t.after(() => s.close());
+  const route = s.route('/long.bin', { size: 1 << 20, throttle: { bytes: 16 << 10, everyMs: 50 } });
+  const dest = tmp();
+  // A run as pid 2 of its own namespace, downloading for a few seconds.
+  const first = inNamespace(['-d', dest, '--progress', 'none', s.url('/long.bin')], true);
+  const firstDone = collect(first);
+  await waitFor(() => s.hits('/long.bin').length > 0, 10_000);
+
+  // From another namespace, where pid 2 is nobody: still busy.
+  const second = await collect(inNamespace(['-d', dest, '--progress', 'none', s.url('/other.bin')], false));
+  assert.equal(second.code, 2, second.stderr);
+  assert.match(second.stderr, new RegExp(`is in use by bulkget pid 2 on ${hostname()}`));
+  // From this namespace, where pid 2 is someone else entirely: busy too.
+  const third = await runCli(['-d', dest, '--progress', 'none', s.url('/other.bin')]);
+  assert.equal(third.code, 2, third.stderr);
+  assert.equal(s.hits('/other.bin').length, 0);
+
+  // kill -9 the whole namespace mid-download; a rerun (pid 1 of a new namespace) takes over at once.
+  process.kill(-first.pid!, 'SIGKILL');
+  await firstDone;
+  route.throttle = undefined;
+  const t0 = performance.now();
+  const rerun: CliResult = await collect(inNamespace(['-d', dest, '--progress', 'none', s.url('/long.bin')], false));
+  assert.equal(rerun.code, 0, rerun.stderr);
+  assert.ok(performance.now() - t0 < 15_000, 'no lease to wait out on the same kernel');
+  assert.deepEqual(readFileSync(path.join(dest, 'long.bin')), route.body);
+});
