@@ -35,6 +35,8 @@ export type RawAction =
   | { chunkedCut: number }
   /** The head, then the body one byte every `everyMs`. */
   | { trickle: number }
+  /** The head and `bytes` of the body, then silence with the connection open. */
+  | { stall: number }
   /** `count` interim heads (`102 Processing`) `everyMs` apart, then the normal answer. */
   | { interim: number; everyMs: number }
   /** These exact bytes, then FIN (`end`), RST or nothing (`keep`). */
@@ -71,10 +73,12 @@ export function sha256(b: Buffer): string {
   return createHash('sha256').update(b).digest('hex');
 }
 
-export async function startRawServer(): Promise<RawServer> {
+/** `shared`: a counter of open connections across several servers (a run's total). */
+export async function startRawServer(o: { shared?: { open: number; peak: number } } = {}): Promise<RawServer> {
   const files = new Map<string, RawFile>();
   const requests: RawRequest[] = [];
   const conns = { open: 0, peak: 0, accepted: 0 };
+  const shared = o.shared;
   const sockets = new Set<net.Socket>();
   const timers = new Set<NodeJS.Timeout>();
   const later = (fn: () => void, ms: number) => {
@@ -88,12 +92,42 @@ export async function startRawServer(): Promise<RawServer> {
 
   const server = net.createServer((sock) => {
     const conn = ++conns.accepted;
-    conns.open++;
-    conns.peak = Math.max(conns.peak, conns.open);
     sockets.add(sock);
-    sock.on('error', () => undefined);
-    sock.once('close', () => {
+    // Counted open from the end of this loop turn, and gone once the client's FIN or RST is read
+    // ('end', 'error'), not at 'close': a client that closes one socket and opens the next sends
+    // the FIN first, but the server may see the new connection in the same turn before reading
+    // that FIN, and would count both.
+    let state: 'new' | 'open' | 'gone' = 'new';
+    setImmediate(() => {
+      if (state !== 'new') return;
+      state = 'open';
+      conns.open++;
+      conns.peak = Math.max(conns.peak, conns.open);
+      if (shared) {
+        shared.open++;
+        shared.peak = Math.max(shared.peak, shared.open);
+      }
+    });
+    const gone = () => {
+      const was = state;
+      state = 'gone';
+      if (was !== 'open') return;
       conns.open--;
+      if (shared) shared.open--;
+    };
+    // A reset the server sends ends the connection at once; 'close' follows a loop turn later.
+    const reset = sock.resetAndDestroy.bind(sock);
+    sock.resetAndDestroy = () => {
+      gone();
+      return reset();
+    };
+    sock.on('error', gone);
+    sock.once('end', gone);
+    // A close the server began (a fault ending in FIN) is over for the count once the FIN is sent:
+    // the client closes its side when it reads it, which the server sees only later.
+    sock.once('finish', gone);
+    sock.once('close', () => {
+      gone();
       sockets.delete(sock);
     });
     let buf = '';
@@ -171,6 +205,11 @@ export async function startRawServer(): Promise<RawServer> {
       sock.write(part);
       sock.write('\r\n');
       later(() => sock.end(), 30);
+      return;
+    }
+    if ('stall' in action) {
+      sock.write(head);
+      sock.write(body.subarray(0, action.stall));
       return;
     }
     if ('trickle' in action) {
