@@ -84,6 +84,10 @@ test('fold: repeated equal Content-Length values become one; conflicts are left 
   assert.equal(fold(head(['Content-Length:5', 'X: y', 'content-length : 5 ,5'])), head(['Content-Length: 5', 'X: y']));
   assert.equal(fold(head(['Content-Length: 5', 'Content-Length: 6'])), head(['Content-Length: 5', 'Content-Length: 6']));
   assert.equal(fold(head(['Content-Length: 5, 6'])), head(['Content-Length: 5, 6']));
+  // Transfer-Encoding wins over Content-Length (RFC 9112 6.3).
+  assert.equal(fold(head(['Content-Length: 3', 'Transfer-Encoding: chunked'])), head(['Transfer-Encoding: chunked']));
+  // A control character in a value would make the parser refuse the whole head.
+  assert.equal(fold(head(['Content-Disposition: attachment; filename="\u001b[31mx"', 'Content-Length: 3'])), head(['Content-Disposition: attachment; filename="_[31mx"', 'Content-Length: 3']));
 });
 
 test('a header repeated with the same value is accepted (Content-Length twice, or "5, 5"), also after a 1xx', async (t) => {
@@ -93,10 +97,12 @@ test('a header repeated with the same value is accepted (Content-Length twice, o
   s.file('/list', { script: [ok('Content-Length: 5, 5')] });
   s.file('/after1xx', { script: [{ raw: 'HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\nHTTP/1.1 102 Processing\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 5\r\nContent-Length: 5\r\n\r\nhello', then: 'keep' }] });
   s.file('/conflict', { script: [ok('Content-Length: 5\r\nContent-Length: 6')] });
+  s.file('/te', { script: [{ raw: 'HTTP/1.1 200 OK\r\nContent-Length: 99\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n', then: 'keep' }] });
+  s.file('/ctl', { script: [ok('Content-Length: 5\r\nX-Note: a\u0001b\u001b[0m')] });
   const dest = tmp();
-  const r = await runWithReport(['-d', dest, '-r', '0', ...['/twice', '/list', '/after1xx', '/conflict'].map((p) => s.url(p))]);
+  const r = await runWithReport(['-d', dest, '-r', '0', ...['/twice', '/list', '/after1xx', '/conflict', '/te', '/ctl'].map((p) => s.url(p))]);
   assert.equal(r.code, 1);
-  for (const name of ['twice', 'list', 'after1xx']) assert.equal(readFileSync(path.join(dest, name), 'utf8'), 'hello', name);
+  for (const name of ['twice', 'list', 'after1xx', 'te', 'ctl']) assert.equal(readFileSync(path.join(dest, name), 'utf8'), 'hello', name);
   assert.deepEqual(r.report.failures.map((f) => new URL(f.url).pathname), ['/conflict']);
   // Keep-alive still works after a folded head: the second item reuses the connection.
   s.file('/a', { script: [ok('Content-Length: 5\r\nContent-Length: 5')] });

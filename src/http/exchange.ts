@@ -8,6 +8,7 @@
 
 import type { Dispatcher } from 'undici';
 import type { Watchdog, Watched } from './watchdog.js';
+import { errorCode } from './retry.js';
 
 export type ResponseHeaders = Record<string, string | string[] | undefined>;
 
@@ -185,6 +186,11 @@ class ExchangeHandler implements Dispatcher.DispatchHandler, Watched {
     this.settle();
     // Our own abort comes back wrapped by undici at times: report it as we made it.
     if (this.expired) err = this.expired;
+    else if (!this.head && errorCode(err) === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH') {
+      // Before any head, this is undici reporting a head its parser refused (a control character
+      // in a header, say) as a length mismatch: not a body cut short, and not worth a retry.
+      err = Object.assign(new Error('the server sent a malformed response head'), { code: 'BULKGET_BAD_HEAD', cause: err });
+    }
     // A decided error (the answer said 404) is what the item failed for; a transport error that
     // cut the error page short does not change that.
     const why = this.decided ? this.decided.err : err;

@@ -2,7 +2,8 @@
 // twice, or `Content-Length: 5, 5`, are the same length), and curl and wget accept both. undici's
 // parser refuses them, so such a file could never be downloaded. Before the parser sees a
 // response head, this folds those repeats into one line; different values are left alone (that
-// answer is broken, and the parser says so).
+// answer is broken, and the parser says so). A Content-Length beside Transfer-Encoding is dropped,
+// as RFC 9112 says a recipient should treat it.
 //
 // It sits on the socket undici reads from: each head is looked at once, the body passes through
 // untouched. A head starts after each request written (pipelining is 1: the next answer can only
@@ -60,10 +61,16 @@ export function foldRepeatedLengths(socket: Socket): void {
   } as Socket['read'];
 }
 
-/** Cheap test: more than one Content-Length line, or a list in one. */
+// Control characters other than tab inside a header line: undici's parser refuses the whole head
+// (curl and wget take it); they become `_`, and what is shown of the value is sanitised anyway.
+const CONTROL_IN_LINE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
+
+/** Cheap test: repeated or listed Content-Length, one beside Transfer-Encoding, a control char. */
 function needsFolding(head: string): boolean {
+  if (CONTROL_IN_LINE.test(head)) return true;
   const first = head.search(/\r\ncontent-length[ \t]*:/i);
   if (first < 0) return false;
+  if (/\r\ntransfer-encoding[ \t]*:/i.test(head)) return true;
   const rest = head.slice(first + 2);
   const eol = rest.indexOf('\r\n');
   return rest.slice(0, eol < 0 ? undefined : eol).includes(',') || /\r\ncontent-length[ \t]*:/i.test(rest);
@@ -75,14 +82,19 @@ function needsFolding(head: string): boolean {
  */
 export function fold(head: string): string {
   const lines = head.split('\r\n');
+  // With Transfer-Encoding, Content-Length is to be ignored (RFC 9112 6.3), as curl does; undici's
+  // parser refuses the pair outright.
+  const chunked = lines.some((l) => /^transfer-encoding[ \t]*:/i.test(l));
   let length: string | undefined;
   const kept: string[] = [];
-  for (const line of lines) {
+  for (let line of lines) {
+    if (CONTROL_IN_LINE.test(line)) line = line.replace(new RegExp(CONTROL_IN_LINE.source, 'g'), '_');
     const m = /^content-length[ \t]*:(.*)$/i.exec(line);
     if (!m) {
       kept.push(line);
       continue;
     }
+    if (chunked) continue;
     const values = m[1]!.split(',').map((v) => v.trim());
     const same = values.every((v) => v === values[0]) && /^\d+$/.test(values[0]!);
     if (!same) {
