@@ -16,7 +16,7 @@
 // run far ahead of the live heap (~22 MiB at 4,096 queued items); any explicit limit switches it
 // to tighter growth: 10,000 small files peak at 89-91 MiB instead of 112 MiB, for ~5-8% more
 // CPU. bulkget's live heap is bounded by its item window, far below 1 GiB.
-import('../dist/main.js').catch((err) => {
+import('../dist/cli/main.js').catch((err) => {
   if (err && err.code === 'ERR_MODULE_NOT_FOUND' && String(err.message).includes('dist')) {
     process.stderr.write('bulkget: not built yet; run `npm install` (or `npm run build`) first\n');
     process.exit(2);

@@ -1,18 +1,54 @@
-// The shared vocabulary of the pipeline: sources -> items -> pool -> transfer -> store.
-// Every stage speaks in these types; the UI only ever sees RunEvent and RunStats.
+// The shared vocabulary of the pipeline: sources -> items -> pool -> transfer -> store. Every
+// stage speaks in these types and knows the others only through the interfaces here; the UI and
+// library users see DownloadEvents, Stats and Summary.
 
-/** One line of input, before it is understood. `line` is 1-based. */
-export interface RawLine {
+import type { Dispatcher } from 'undici';
+
+// --- what goes in ------------------------------------------------------------------------------
+
+/**
+ * One item as a library user gives it: a URL, or a line in the input format (`URL`, `URL PATH`, or
+ * a JSON object), or an object with the URL and optional output path, SHA-256 and size.
+ */
+export type DownloadItem = string | ItemSpec | InputLine;
+
+export interface ItemSpec {
+  url: string;
+  /** Output path relative to DEST (sub-folders allowed); default: the URL's last segment. */
+  out?: string;
+  /** Lower-case hex; the file is verified before it takes its name. */
+  sha256?: string;
+  /** Expected length in bytes, verified the same way. */
+  size?: number;
+  /** A short label for displays (the flags command shows the country code). */
+  label?: string;
+}
+
+/** A line of input text and where it came from, for reports that name `source:line`. */
+export interface InputLine {
   text: string;
-  source: string; // file path, "-" for stdin, "argv" for positional URLs, "flags" for country codes
+  source: string;
   line: number;
 }
 
-/** What a line says, once parsed (pure, see input/lines.ts). */
-export type ParsedLine =
-  | { kind: 'skip' } // blank line or comment
-  | { kind: 'entry'; url: string; out?: string; sha256?: string; size?: number }
-  | { kind: 'invalid'; reason: string };
+/** One line of input, before it is understood. `line` is 1-based. */
+export interface RawLine extends InputLine {
+  /** The line was longer than the reader keeps: its text is not there. */
+  overlong?: boolean;
+  /** Already structured (an ItemSpec): no text to parse. */
+  spec?: ItemSpec;
+}
+
+export interface ParsedEntry {
+  kind: 'entry';
+  url: URL;
+  out?: string;
+  sha256?: string;
+  size?: number;
+}
+
+/** What a line says, once parsed (pure, see items/lines.ts). */
+export type ParsedLine = { kind: 'skip' } | ParsedEntry | { kind: 'invalid'; reason: string };
 
 /** A unit of work: one URL bound to one path inside DEST, decided at read time in input order. */
 export interface Item {
@@ -28,14 +64,20 @@ export interface Item {
   label?: string;
 }
 
+// --- what comes out ----------------------------------------------------------------------------
+
 export type Outcome = 'downloaded' | 'unchanged' | 'skipped' | 'notFound' | 'failed';
 
 export interface ItemResult {
   item: Item;
+  /** The URL as listed (credentials included: it is the caller's own; displays mask them). */
+  url: string;
+  /** Where the file is, relative to DEST: item.out, or the server's name (Content-Disposition). */
+  out: string;
   outcome: Outcome;
   /** Last HTTP status seen, if any response came back. */
   status?: number;
-  /** Why it failed (one line, no stack), for failed and notFound. */
+  /** Why it failed (one line, no stack, no control characters), for failed and notFound. */
   error?: string;
   /** Requests made for this item (redirect hops and retries included). */
   attempts: number;
@@ -46,25 +88,20 @@ export interface ItemResult {
 export interface InvalidInput {
   source: string;
   line: number;
+  /** The line as shown: control characters escaped, passwords masked, at most 200 characters. */
   text: string;
   reason: string;
 }
 
-/**
- * Typed lifecycle events. Per-byte progress is NOT an event (it would put an emit on the
- * per-chunk hot path); it is read from RunStats by whoever draws progress, on a timer.
- */
-export type RunEvent =
-  | { type: 'queued'; item: Item } // the item entered the run (total grows)
-  | { type: 'input-end'; total: number } // the input is read to its end
-  | { type: 'invalid'; invalid: InvalidInput }
-  | { type: 'retry'; item: Item; attempt: number; delayMs: number; reason: string }
-  | { type: 'done'; result: ItemResult };
+export interface RetryInfo {
+  item: Item;
+  attempt: number;
+  delayMs: number;
+  reason: string;
+}
 
-export type Listener = (event: RunEvent) => void;
-
-/** Live counters, mutated by the stages, read by the UI and the report. */
-export interface RunStats {
+/** Live counters, mutated by the stages, read by displays on a timer. */
+export interface Stats {
   startedAt: Date;
   startedMs: number; // performance.now() at start
   queued: number; // items accepted so far (grows while input streams)
@@ -86,7 +123,7 @@ export interface RunStats {
   active: number;
 }
 
-export function newStats(): RunStats {
+export function newStats(): Stats {
   return {
     startedAt: new Date(),
     startedMs: performance.now(),
@@ -106,13 +143,78 @@ export function newStats(): RunStats {
   };
 }
 
-/** A tiny synchronous typed emitter: cheaper than EventEmitter and with a closed event type. */
-export class EventBus {
-  private listeners: Listener[] = [];
-  on(listener: Listener): void {
-    this.listeners.push(listener);
-  }
-  emit(event: RunEvent): void {
-    for (const l of this.listeners) l(event);
-  }
+export interface FailureEntry {
+  url: string;
+  status?: number | null;
+  error: string;
+  attempts: number;
+  kind: 'failed' | 'notFound' | 'invalid';
+  source?: string;
+  line?: number;
+}
+
+/** The end of a run: the JSON report's shape (SPEC "Progress, report, exit status"). */
+export interface Summary {
+  version: string;
+  startedAt: string;
+  elapsedMs: number;
+  limits: { total: number; perHost: number };
+  counts: { downloaded: number; unchanged: number; skipped: number; notFound: number; failed: number; invalid: number };
+  bytes: number;
+  retries: number;
+  /** Failed, not-found and invalid items, the first `keepFailures` of them (see DownloadOptions). */
+  failures: FailureEntry[];
+  /** Failures beyond those kept in `failures`. */
+  failuresLeftOut: number;
+  /** The run was stopped by its signal (or abort()) before its end. */
+  interrupted: boolean;
+  /** Why the run stopped on its own before its end (the disk is full), if it did. */
+  stopped?: string;
+}
+
+/** Typed events of a Download (Node's EventEmitter, see engine/download.ts). */
+export interface DownloadEvents {
+  /** An item entered the run (the total grows while input streams). */
+  queued: [item: Item];
+  /** The input was read to its end: `total` items in all. */
+  'input-end': [total: number];
+  invalid: [invalid: InvalidInput];
+  retry: [retry: RetryInfo];
+  /** An item finished (downloaded, unchanged, skipped, not found or failed). */
+  result: [result: ItemResult];
+  /** The counters, every `progressInterval` ms while the run goes on. */
+  progress: [stats: Stats];
+}
+
+// --- how the stages meet -----------------------------------------------------------------------
+
+/** What stages report as they go: the Download turns these into its events. */
+export interface Reporter {
+  queued(item: Item): void;
+  invalid(invalid: InvalidInput): void;
+  retry(info: RetryInfo): void;
+  result(result: ItemResult): void;
+  inputEnd(total: number): void;
+}
+
+/** A connection slot lent by the pool: one socket at most, to one endpoint. */
+export interface Lease {
+  readonly client: Dispatcher;
+  readonly origin: string;
+  /** Give the slot back. Idempotent. The caller must have consumed or destroyed the body. */
+  release(): void;
+}
+
+/** The pool as the transfer stage sees it. */
+export interface Slots {
+  /** Waits for a slot on `origin`; `front` keeps an item's place (retries, redirect hops). */
+  acquire(origin: string, front: boolean): Promise<Lease>;
+  /** Stops new requests to `origin` until `untilMs` (Date.now() clock): a 429/503 Retry-After. */
+  pause(origin: string, untilMs: number): void;
+}
+
+/** The name allocator as the transfer stage sees it (Content-Disposition names). */
+export interface Names {
+  /** The path to use for this key, or null when the key already holds a name for `path`. */
+  assign(path: string, key: string): string | null;
 }

@@ -190,7 +190,7 @@ test('on a terminal: no URL and no piped input is a usage error; the bar draws o
   t.after(() => s.close());
   const dir = tmp();
   mkdirSync(path.join(dir, 'd'));
-  const main = path.join(ROOT, 'src/main.ts');
+  const main = path.join(ROOT, 'src/cli/main.ts');
   // Asynchronous on purpose: the test server lives in this process and must keep answering.
   const sh = (cmd: string) =>
     new Promise<{ out: string; code: number }>((resolve) => {

@@ -194,7 +194,7 @@ test('a full disk stops the run as an interrupt does: no new requests, partials 
     `cp -a ${dest}/. ${copy}/`,
   ].join('; ');
   // Not spawnSync: the test server lives in this process and must go on answering.
-  const r = await collect(spawn('unshare', ['--mount', 'sh', '-c', script, process.execPath, TSX, path.join(ROOT, 'src/main.ts')]));
+  const r = await collect(spawn('unshare', ['--mount', 'sh', '-c', script, process.execPath, TSX, path.join(ROOT, 'src/cli/main.ts')]));
   assert.equal(r.code, 0, r.stderr);
   const stderr = readFileSync(path.join(root, 'stderr.txt'), 'utf8');
   assert.equal(readFileSync(path.join(root, 'rc'), 'utf8').trim(), '1', stderr);
@@ -234,7 +234,7 @@ test('an output that is also an input is a usage error, told by identity, and th
   }
   assert.ok(!existsSync(path.join(dir, 'dest')), 'no run started');
   // stdin redirected from the file is caught too.
-  const child = spawnSync('sh', ['-c', `"$0" --import "$1" "$2" -d ${dir}/dest --save-failed ${list} < ${list}`, process.execPath, TSX, path.join(ROOT, 'src/main.ts')], { encoding: 'utf8' });
+  const child = spawnSync('sh', ['-c', `"$0" --import "$1" "$2" -d ${dir}/dest --save-failed ${list} < ${list}`, process.execPath, TSX, path.join(ROOT, 'src/cli/main.ts')], { encoding: 'utf8' });
   assert.equal(child.status, 2, child.stderr);
   assert.match(child.stderr, /also the stdin/);
   assert.equal(readFileSync(list, 'utf8'), 'http://127.0.0.2:9/a\n');

@@ -3,7 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Client } from 'undici';
-import { ConnectionPool, type Lease } from '../src/pool/pool.js';
+import { ConnectionPool } from '../src/pool/pool.js';
+import type { Lease } from '../src/types.js';
 import { startServer, type Counter } from './helpers/server.js';
 
 function pool(limit: number, perHost: number, rate = 0) {

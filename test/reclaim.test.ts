@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
-import { collectGarbage } from '../src/store/reclaim.js';
+import { collectGarbage } from '../src/cli/memory.js';
 
 const MiB = 1 << 20;
 

@@ -1,16 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  checkOutPath,
-  nameFromUrl,
-  parseSuffix,
-  percentDecode,
-  sanitizeDispositionName,
-  partialName,
-  sanitizeSegment,
-  treePath,
-  withSuffix,
-} from '../src/store/naming.js';
+import { checkOutPath, nameFromUrl, parseSuffix, partialName, treePath, withSuffix } from '../src/naming/names.js';
+import { percentDecode, sanitizeSegment } from '../src/naming/segment.js';
+import { sanitizeDispositionName } from '../src/naming/disposition.js';
 
 const bytes = (s: string): number => Buffer.byteLength(s, 'utf8');
 

@@ -16,7 +16,7 @@ import { LockBusyError, acquireLock, type LockRecord } from '../src/store/lock.j
 import { fold } from '../src/http/lenient.js';
 
 const tmp = tempDirs('stuck');
-const MAIN = path.join(ROOT, 'src/main.ts');
+const MAIN = path.join(ROOT, 'src/cli/main.ts');
 
 async function raw(t: { after: (fn: () => Promise<void>) => void }): Promise<RawServer> {
   const s = await startRawServer();

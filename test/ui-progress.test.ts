@@ -10,7 +10,7 @@ import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 
-import { newStats, type RunStats } from '../src/types.js';
+import { newStats, type Stats } from '../src/types.js';
 import { formatBarLine, formatStatusLine, startProgress, type Progress, type ProgressMode, type Snapshot } from '../src/ui/progress.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -58,7 +58,7 @@ function asWriteStream(s: Sink): NodeJS.WriteStream {
 }
 
 /** Mutates the counters the way a run does, until the test ends. */
-function churn(t: { after: (fn: () => void) => void }, stats: RunStats): void {
+function churn(t: { after: (fn: () => void) => void }, stats: Stats): void {
   const timer = setInterval(() => {
     stats.queued += 10;
     stats.downloaded += 7;
@@ -75,7 +75,7 @@ function start(
   t: { after: (fn: () => void) => void },
   mode: ProgressMode,
   stream: Sink,
-  stats: RunStats,
+  stats: Stats,
   extra: { noColor?: boolean; noun?: 'files' | 'flags' } = {},
 ): Progress {
   const p = startProgress({ mode, stream: asWriteStream(stream), stats, noun: extra.noun ?? 'files', intervalMs: 50, noColor: extra.noColor ?? false });

@@ -6,33 +6,51 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 
-import { EventBus, newStats, type Item, type ItemResult, type Outcome, type RunStats } from '../src/types.js';
+import { EventEmitter } from 'node:events';
+import { newStats, type DownloadEvents, type FailureEntry, type Item, type ItemResult, type Outcome, type Stats, type Summary } from '../src/types.js';
 import { elapsed, humanBytes, humanDuration, humanRate } from '../src/ui/format.js';
-import {
-  FailureLog,
-  SaveFailedWriter,
-  attachVerbose,
-  textReport,
-  writeJsonReport,
-  type FailureEntry,
-  type ReportContext,
-} from '../src/ui/report.js';
-import { parseLine } from '../src/input/lines.js';
+import { FailureLog } from '../src/ui/failures.js';
+import { SaveFailedWriter } from '../src/ui/save-failed.js';
+import { attachVerbose } from '../src/ui/verbose.js';
+import { textReport, type ReportContext } from '../src/ui/text-report.js';
+import { writeJsonReport } from '../src/ui/json-report.js';
+import { parseLine } from '../src/items/lines.js';
+
+/** What a Download emits, without a download behind it. */
+const events = () => new EventEmitter<DownloadEvents>();
 
 function item(url: string, extra: Partial<Item> = {}): Item {
   return { seq: 0, url: new URL(url), out: new URL(url).pathname.split('/').pop() || 'index.html', source: 'argv', line: 1, ...extra };
 }
 
 function result(outcome: Outcome, url: string, extra: Partial<ItemResult> = {}, itemExtra: Partial<Item> = {}): ItemResult {
-  return { item: item(url, itemExtra), outcome, attempts: 1, bytes: 0, ...extra };
+  const it = item(url, itemExtra);
+  return { item: it, url: it.url.href, out: it.out, outcome, attempts: 1, bytes: 0, ...extra };
 }
 
-function stats(over: Partial<RunStats>): RunStats {
+function stats(over: Partial<Stats>): Stats {
   return { ...newStats(), ...over };
 }
 
-function ctx(over: Partial<RunStats>, elapsedMs: number, noun: 'files' | 'flags' = 'files'): ReportContext {
-  return { noun, stats: stats(over), elapsedMs, limits: { total: 100, perHost: 0 }, version: '0.1.0' };
+function ctx(over: Partial<Stats>, elapsedMs: number, noun: 'files' | 'flags' = 'files'): ReportContext {
+  return { noun, stats: stats(over), elapsedMs };
+}
+
+/** A run's summary as the engine makes it (see engine/download.ts). */
+function summary(over: Partial<Stats>, elapsedMs: number, limits = { total: 100, perHost: 0 }): Summary {
+  const s = stats(over);
+  return {
+    version: '0.1.0',
+    startedAt: s.startedAt.toISOString(),
+    elapsedMs: Math.round(elapsedMs),
+    limits,
+    counts: { downloaded: s.downloaded, unchanged: s.unchanged, skipped: s.skipped, notFound: s.notFound, failed: s.failed, invalid: s.invalid },
+    bytes: s.bytes,
+    retries: s.retries,
+    failures: [],
+    failuresLeftOut: 0,
+    interrupted: false,
+  };
 }
 
 async function tempDir(t: { after: (fn: () => Promise<void>) => void }): Promise<string> {
@@ -160,15 +178,15 @@ describe('textReport', () => {
 
 describe('FailureLog', () => {
   it('collects failed, notFound and invalid from the bus, ignoring successes', async (t) => {
-    const bus = new EventBus();
+    const bus = events();
     const log = new FailureLog().attach(bus);
     t.after(() => log.close());
-    bus.emit({ type: 'done', result: result('downloaded', 'https://h.example/ok') });
-    bus.emit({ type: 'done', result: result('failed', 'https://h.example/a', { status: 500, error: 'HTTP 500', attempts: 4 }) });
-    bus.emit({ type: 'done', result: result('notFound', 'https://h.example/b', { status: 404 }) });
-    bus.emit({ type: 'done', result: result('failed', 'https://h.example/c', { error: 'connect ECONNREFUSED' }) });
-    bus.emit({ type: 'invalid', invalid: { source: 'list.txt', line: 7, text: 'ftp://x/y', reason: 'not an http(s) URL' } });
-    bus.emit({ type: 'retry', item: item('https://h.example/d'), attempt: 1, delayMs: 10, reason: 'reset' });
+    bus.emit('result', result('downloaded', 'https://h.example/ok'));
+    bus.emit('result', result('failed', 'https://h.example/a', { status: 500, error: 'HTTP 500', attempts: 4 }));
+    bus.emit('result', result('notFound', 'https://h.example/b', { status: 404 }));
+    bus.emit('result', result('failed', 'https://h.example/c', { error: 'connect ECONNREFUSED' }));
+    bus.emit('invalid', { source: 'list.txt', line: 7, text: 'ftp://x/y', reason: 'not an http(s) URL' });
+    bus.emit('retry', { item: item('https://h.example/d'), attempt: 1, delayMs: 10, reason: 'reset' });
     assert.equal(log.count, 4);
     assert.deepEqual(await collect(log), [
       { url: 'https://h.example/a', status: 500, error: 'HTTP 500', attempts: 4, kind: 'failed' },
@@ -203,7 +221,7 @@ describe('FailureLog', () => {
   it('stays in memory below the limit', async (t) => {
     const tmp = await tempDir(t);
     const log = new FailureLog({ tmpDir: tmp });
-    for (let i = 0; i < 10_000; i++) log.add({ url: `https://h.example/${i}`, attempts: 1, kind: 'notFound' });
+    for (let i = 0; i < 10_000; i++) log.add({ url: `https://h.example/${i}`, error: 'HTTP 404', attempts: 1, kind: 'notFound' });
     assert.equal(log.spilled, false);
     assert.equal((await collect(log)).length, 10_000);
     await log.close();
@@ -226,10 +244,9 @@ describe('writeJsonReport', () => {
     const file = join(dir, 'report.json');
     const log = failures();
     t.after(() => log.close());
-    const c = ctx({ downloaded: 18, skipped: 1, notFound: 1, failed: 2, invalid: 1, bytes: 2_500_000, bytesDone: 2_400_000, retries: 6 }, 1270.4);
-    c.limits = { total: 10, perHost: 2 };
+    const c = summary({ downloaded: 18, skipped: 1, notFound: 1, failed: 2, invalid: 1, bytes: 2_500_000, bytesDone: 2_400_000, retries: 6 }, 1270.4, { total: 10, perHost: 2 });
     await writeJsonReport(c, log, file);
-    assert.equal(existsSync(`${file}.tmp`), false, 'the temp file was renamed');
+    assert.deepEqual(await readdir(dir), ['report.json'], 'the temp file was renamed');
 
     const text = await readFile(file, 'utf8');
     const json = JSON.parse(text) as Record<string, unknown>;
@@ -237,7 +254,7 @@ describe('writeJsonReport', () => {
     assert.equal(json.version, '0.1.0');
     assert.equal(typeof json.startedAt, 'string');
     assert.match(json.startedAt as string, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
-    assert.equal(new Date(json.startedAt as string).toISOString(), c.stats.startedAt.toISOString());
+    assert.equal(json.startedAt, c.startedAt);
     assert.equal(json.elapsedMs, 1270);
     assert.deepEqual(json.limits, { total: 10, perHost: 2 });
     assert.deepEqual(json.counts, { downloaded: 18, unchanged: 0, skipped: 1, notFound: 1, failed: 2, invalid: 1 });
@@ -269,7 +286,7 @@ describe('writeJsonReport', () => {
     const dir = await tempDir(t);
     const file = join(dir, 'r.json');
     const log = new FailureLog();
-    await writeJsonReport(ctx({ downloaded: 1 }, 5), log, file);
+    await writeJsonReport(summary({ downloaded: 1 }, 5), log, file);
     const json = JSON.parse(await readFile(file, 'utf8')) as { failures: unknown[] };
     assert.deepEqual(json.failures, []);
   });
@@ -282,7 +299,7 @@ describe('writeJsonReport', () => {
     const out = new PassThrough({ highWaterMark: 1024 });
     const chunks: Buffer[] = [];
     out.on('data', (c: Buffer) => chunks.push(c));
-    await writeJsonReport(ctx({ notFound: 12_345 }, 10), log, out);
+    await writeJsonReport(summary({ notFound: 12_345 }, 10), log, out);
     assert.equal(out.writableEnded, false);
     const json = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { failures: Array<{ url: string }> };
     assert.equal(json.failures.length, 12_345);
@@ -292,7 +309,7 @@ describe('writeJsonReport', () => {
   it('leaves no FILE.tmp behind when the target directory is missing', async (t) => {
     const dir = await tempDir(t);
     const log = new FailureLog();
-    await assert.rejects(writeJsonReport(ctx({}, 1), log, join(dir, 'missing', 'r.json')));
+    await assert.rejects(writeJsonReport(summary({}, 1), log, join(dir, 'missing', 'r.json')));
     assert.deepEqual(await readdir(dir), []);
   });
 });
@@ -301,15 +318,15 @@ describe('SaveFailedWriter', () => {
   it('writes re-runnable JSON lines and comment lines for invalid input', async (t) => {
     const dir = await tempDir(t);
     const file = join(dir, 'failed.jsonl');
-    const bus = new EventBus();
-    const w = (await SaveFailedWriter.open(file)).attach(bus);
+    const bus = events();
+    const w = new SaveFailedWriter(file).attach(bus);
     const sha = 'ab'.repeat(32);
-    bus.emit({ type: 'done', result: result('downloaded', 'https://h.example/ok.gif') });
-    bus.emit({ type: 'done', result: result('failed', 'https://h.example/a.gif', { status: 503, error: 'HTTP 503 after 4 attempts' }, { out: 'sub/a.gif', sha256: sha, size: 42 }) });
-    bus.emit({ type: 'done', result: result('notFound', 'https://h.example/b%20c.gif', { status: 404 }, { out: 'b c.gif' }) });
-    bus.emit({ type: 'done', result: result('failed', 'https://h.example/x', { error: 'line one\nline two' }, { out: 'x' }) });
-    bus.emit({ type: 'invalid', invalid: { source: 'urls.txt', line: 9, text: 'ftp://h.example/z', reason: 'not an http(s) URL' } });
-    bus.emit({ type: 'done', result: result('skipped', 'https://h.example/s.gif') });
+    bus.emit('result', result('downloaded', 'https://h.example/ok.gif'));
+    bus.emit('result', result('failed', 'https://h.example/a.gif', { status: 503, error: 'HTTP 503 after 4 attempts' }, { out: 'sub/a.gif', sha256: sha, size: 42 }));
+    bus.emit('result', result('notFound', 'https://h.example/b%20c.gif', { status: 404 }, { out: 'b c.gif' }));
+    bus.emit('result', result('failed', 'https://h.example/x', { error: 'line one\nline two' }, { out: 'x' }));
+    bus.emit('invalid', { source: 'urls.txt', line: 9, text: 'ftp://h.example/z', reason: 'not an http(s) URL' });
+    bus.emit('result', result('skipped', 'https://h.example/s.gif'));
     await w.close();
     assert.equal(w.count, 4);
 
@@ -330,7 +347,10 @@ describe('SaveFailedWriter', () => {
     assert.equal(lines[3], '# invalid urls.txt:9: ftp://h.example/z (not an http(s) URL)');
 
     // The input reader takes the file back: the same URLs and paths, the comment skipped.
-    const parsed = lines.map((l) => parseLine(l));
+    const parsed = lines.map((l) => {
+      const p = parseLine(l);
+      return p.kind === 'entry' ? { ...p, url: p.url.href } : p;
+    });
     assert.deepEqual(parsed[0], { kind: 'entry', url: 'https://h.example/a.gif', out: 'sub/a.gif', sha256: sha, size: 42 });
     assert.deepEqual(parsed[1], { kind: 'entry', url: 'https://h.example/b%20c.gif', out: 'b c.gif' });
     assert.deepEqual(parsed[3], { kind: 'skip' });
@@ -344,19 +364,19 @@ describe('SaveFailedWriter', () => {
 
 describe('attachVerbose', () => {
   function run(opts: { quiet: boolean; verbose: boolean }): string[] {
-    const bus = new EventBus();
+    const bus = events();
     const err = new PassThrough();
     const lines: string[] = [];
     err.on('data', (c: Buffer) => lines.push(...c.toString('utf8').split('\n').filter(Boolean)));
     attachVerbose(bus, err, opts);
-    bus.emit({ type: 'done', result: result('downloaded', 'https://h.example/a.gif') });
-    bus.emit({ type: 'done', result: result('downloaded', 'https://h.example/cn/cn.gif', {}, { label: 'CN' }) });
-    bus.emit({ type: 'done', result: result('unchanged', 'https://h.example/u.gif') });
-    bus.emit({ type: 'done', result: result('skipped', 'https://h.example/s.gif') });
-    bus.emit({ type: 'done', result: result('notFound', 'https://h.example/zz/zz.gif', { status: 404 }, { label: 'ZZ' }) });
-    bus.emit({ type: 'done', result: result('failed', 'https://h.example/e.gif', { status: 500, error: 'HTTP 500' }) });
-    bus.emit({ type: 'retry', item: item('https://h.example/r'), attempt: 1, delayMs: 5, reason: 'reset' });
-    bus.emit({ type: 'invalid', invalid: { source: 'argv', line: 2, text: 'nope', reason: 'not an absolute URL' } });
+    bus.emit('result', result('downloaded', 'https://h.example/a.gif'));
+    bus.emit('result', result('downloaded', 'https://h.example/cn/cn.gif', {}, { label: 'CN' }));
+    bus.emit('result', result('unchanged', 'https://h.example/u.gif'));
+    bus.emit('result', result('skipped', 'https://h.example/s.gif'));
+    bus.emit('result', result('notFound', 'https://h.example/zz/zz.gif', { status: 404 }, { label: 'ZZ' }));
+    bus.emit('result', result('failed', 'https://h.example/e.gif', { status: 500, error: 'HTTP 500' }));
+    bus.emit('retry', { item: item('https://h.example/r'), attempt: 1, delayMs: 5, reason: 'reset' });
+    bus.emit('invalid', { source: 'argv', line: 2, text: 'nope', reason: 'not an absolute URL' });
     return lines;
   }
 
@@ -384,11 +404,11 @@ describe('attachVerbose', () => {
   });
 
   it('goes through opts.log when given (the progress bar)', () => {
-    const bus = new EventBus();
+    const bus = events();
     const got: string[] = [];
     const err = new PassThrough();
     attachVerbose(bus, err, { quiet: false, verbose: true, log: (l) => got.push(l) });
-    bus.emit({ type: 'done', result: result('downloaded', 'https://h.example/a.gif') });
+    bus.emit('result', result('downloaded', 'https://h.example/a.gif'));
     assert.deepEqual(got, ['https://h.example/a.gif OK']);
     assert.equal(err.read(), null);
   });

@@ -2,8 +2,9 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { UsageError, parseCount, parseDuration, parseHeader, parseSize, parseRate } from '../src/cli/values.js';
-import { backoffMs, describeError, isRetryableError, parseRetryAfter } from '../src/http/retry.js';
+import { parseCount, parseDuration, parseHeader, parseSize, parseRate } from '../src/cli/values.js';
+import { UsageError, describeError } from '../src/errors.js';
+import { backoffMs, isRetryableError, parseRetryAfter } from '../src/transfer/policy.js';
 
 test('parseCount', () => {
   for (const [v, n] of [['0', 0], ['100', 100], [' 7 ', 7]] as const) assert.equal(parseCount('--limit', v), n);

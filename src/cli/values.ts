@@ -1,6 +1,6 @@
 // Option values: pure parsers shared by the commands. Each throws UsageError with one line.
 
-export class UsageError extends Error {}
+import { UsageError } from '../errors.js';
 
 export function parseCount(name: string, value: string, min = 0): number {
   if (!/^\d+$/.test(value.trim())) throw new UsageError(`${name} must be a whole number >= ${min}, got "${value}"`);

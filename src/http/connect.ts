@@ -11,13 +11,8 @@ import type { buildConnector as BuildConnector } from 'undici';
 import { buildConnector } from './undici.js';
 import { foldRepeatedLengths } from './lenient.js';
 
-export interface ProxyChoice {
-  /** Proxy URL to use for this target, or undefined for a direct connection. */
-  proxy?: URL;
-}
-
 /** Picks the proxy for a target: --proxy wins, else HTTP(S)_PROXY unless NO_PROXY matches. */
-export function proxyFor(target: URL, explicit: string | undefined, env: NodeJS.ProcessEnv = process.env): URL | undefined {
+export function proxyFor(target: URL, explicit: string | undefined, env: Record<string, string | undefined>): URL | undefined {
   let raw = explicit;
   if (raw === undefined) {
     if (matchesNoProxy(target, env.NO_PROXY ?? env.no_proxy ?? '')) return undefined;

@@ -8,7 +8,7 @@
 
 import type { Dispatcher } from 'undici';
 import type { Watchdog, Watched } from './watchdog.js';
-import { errorCode } from './retry.js';
+import { errorCode } from '../errors.js';
 
 export type ResponseHeaders = Record<string, string | string[] | undefined>;
 
@@ -145,15 +145,15 @@ class ExchangeHandler implements Dispatcher.DispatchHandler, Watched {
         controller.abort(err instanceof Error ? err : new Error(String(err)));
         return;
       }
-      if (!more) controller.pause();
+      if (!more && !this.settled) controller.pause();
       return;
     }
     this.discarded += chunk.length;
     if (this.discarded > DISCARD_LIMIT) {
-      // Not worth reading away: drop the socket. The decided error still reports the answer.
-      const why = this.decided ? this.decided.err : new Error('unwanted response body too large');
+      // Not worth reading away: drop the socket. The head has said what there was to say.
       this.settle();
-      this.reject(why);
+      if (this.decided) this.reject(this.decided.err);
+      else this.resolve(this.head!);
       controller.abort(new Error('response body dropped'));
     }
   }

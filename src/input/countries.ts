@@ -2,23 +2,22 @@
 // and file name of one code.
 
 import { readFileSync } from 'node:fs';
+import { UsageError } from '../errors.js';
 
 /** The 20 most populous countries: the default when no code is given (the flags2 examples' list). */
 export const POP20 = ['CN', 'IN', 'US', 'ID', 'BR', 'PK', 'NG', 'BD', 'RU', 'JP', 'MX', 'PH', 'VN', 'ET', 'EG', 'DE', 'IR', 'TR', 'CD', 'FR'];
 
 /** A CC argument that is neither one nor two letters: a usage error. */
-export class CodeError extends Error {
+export class CodeError extends UsageError {
   constructor() {
     super('each CC argument must be A to Z or AA to ZZ');
-    this.name = 'CodeError';
   }
 }
 
 /** CC arguments, --all and --every each say "which codes"; two answers at once is a usage error. */
-export class CodeConflictError extends Error {
+export class CodeConflictError extends UsageError {
   constructor() {
     super('use only one of CC arguments, --all and --every');
-    this.name = 'CodeConflictError';
   }
 }
 

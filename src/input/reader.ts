@@ -5,12 +5,12 @@ import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import type { RawLine } from '../types.js';
-import { OVERLONG_MARKER } from './lines.js';
+import { SetupError } from '../errors.js';
 
 /**
  * The longest line (in UTF-8 bytes, newline excluded) we accept. Longer lines are not kept:
- * their bytes are dropped as they stream past and the line is yielded as OVERLONG_MARKER
- * (see lines.ts), which parseLine reports as `invalid: line longer than 1 MiB`. This bounds
+ * their bytes are dropped as they stream past and the line is yielded with `overlong` set and no
+ * text, which the items stage reports as `invalid: line longer than 1 MiB`. This bounds
  * memory even when someone pipes a binary file in by mistake.
  */
 export const MAX_LINE = 1 << 20;
@@ -18,12 +18,7 @@ export const MAX_LINE = 1 << 20;
 const PIECE = 16 << 10; // bytes (or UTF-16 units) of input decoded at a time
 
 /** An input that cannot be opened: a usage-level failure (exit 2) reported before any request. */
-export class InputError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'InputError';
-  }
-}
+export class InputError extends SetupError {}
 
 function tooLong(s: string): boolean {
   // A UTF-16 unit is 1 to 3 UTF-8 bytes (a surrogate pair is 2 units for 4 bytes), so the
@@ -46,9 +41,9 @@ export async function* readLines(stream: NodeJS.ReadableStream | Readable, sourc
   let atStart = true;
   let line = 0;
 
-  const finish = (text: string): string => {
-    if (overlong || tooLong(text)) return OVERLONG_MARKER;
-    return text.charCodeAt(text.length - 1) === 0x0d ? text.slice(0, -1) : text;
+  const finish = (text: string): RawLine => {
+    if (overlong || tooLong(text)) return { text: '', source, line: ++line, overlong: true };
+    return { text: text.charCodeAt(text.length - 1) === 0x0d ? text.slice(0, -1) : text, source, line: ++line };
   };
 
   for await (const chunk of stream as AsyncIterable<Buffer | string>) {
@@ -78,13 +73,13 @@ export async function* readLines(stream: NodeJS.ReadableStream | Readable, sourc
       }
       // The first newline closes the line carried over from earlier chunks.
       const first = overlong ? '' : carry + s.slice(0, nl);
-      yield { text: finish(first), source, line: ++line };
+      yield finish(first);
       overlong = false;
       carry = '';
       start = nl + 1;
       // Lines wholly inside this chunk: slice straight out of the chunk string.
       while ((nl = s.indexOf('\n', start)) !== -1) {
-        yield { text: finish(s.slice(start, nl)), source, line: ++line };
+        yield finish(s.slice(start, nl));
         start = nl + 1;
       }
       if (start < s.length) {
@@ -101,7 +96,7 @@ export async function* readLines(stream: NodeJS.ReadableStream | Readable, sourc
   if (atStart && rest.charCodeAt(0) === 0xfeff) rest = rest.slice(1);
   if (rest.length > 0 && !overlong) carry += rest;
   // A final newline ends the last line; only text after it (or an unfinished overlong line) is a line.
-  if (carry.length > 0 || overlong) yield { text: finish(carry), source, line: ++line };
+  if (carry.length > 0 || overlong) yield finish(carry);
 }
 
 /**

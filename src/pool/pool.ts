@@ -11,7 +11,8 @@
 // A slot counts against the total from the moment its Client is created until its close()
 // has resolved (socket closed), so a server counting open connections never sees more.
 
-import { Client } from '../http/undici.js';
+import type { Client } from 'undici';
+import type { Lease, Slots } from '../types.js';
 import { Deque } from './deque.js';
 
 export interface PoolOptions {
@@ -25,13 +26,6 @@ export interface PoolOptions {
   makeClient: (origin: string) => Client;
   /** A socket opened or closed, as undici reports it. */
   onSocket?: (delta: 1 | -1) => void;
-}
-
-export interface Lease {
-  readonly client: Client;
-  readonly origin: string;
-  /** Give the slot back. Idempotent. The caller must have consumed or destroyed the body. */
-  release(): void;
 }
 
 interface Waiter {
@@ -60,7 +54,7 @@ export class PoolClosedError extends Error {
   }
 }
 
-export class ConnectionPool {
+export class ConnectionPool implements Slots {
   private readonly endpoints = new Map<string, Endpoint>();
   /** Endpoints with waiters, served round-robin one grant at a time. */
   private readonly ready = new Deque<Endpoint>();

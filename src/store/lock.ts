@@ -22,9 +22,9 @@ import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import os from 'node:os';
 import { join } from 'node:path';
+import { SetupError } from '../errors.js';
 
-export class LockBusyError extends Error {
-  override name = 'LockBusyError';
+export class LockBusyError extends SetupError {
   constructor(
     readonly dest: string,
     readonly pid: number,

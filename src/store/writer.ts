@@ -12,7 +12,7 @@
 // bounded and a slow disk slows the main thread down to its pace.
 
 import { Worker } from 'node:worker_threads';
-import { commitPart, discardPart, writeSmallPart } from './paths.js';
+import { commitPart, discardPart, writeSmallPart } from './files.js';
 
 const RING_BYTES = 1 << 20;
 

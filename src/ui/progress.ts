@@ -1,10 +1,10 @@
 // Live progress on stderr: a cli-progress bar for terminals, plain periodic lines for logs.
-// Both poll RunStats on a timer; nothing here is called per byte or per item.
+// Both poll Stats on a timer; nothing here is called per byte or per item.
 
 import * as readline from 'node:readline';
 import cliProgress, { type GenericFormatter, type Options as BarOptions } from 'cli-progress';
 
-import type { RunStats } from '../types.js';
+import type { Stats } from '../types.js';
 import { clock, groupDigits, humanBytes, humanDuration, humanRate } from './format.js';
 
 export type ProgressMode = 'auto' | 'bar' | 'lines' | 'none';
@@ -12,7 +12,7 @@ export type ProgressMode = 'auto' | 'bar' | 'lines' | 'none';
 export interface ProgressOptions {
   mode: ProgressMode;
   stream: NodeJS.WriteStream;
-  stats: RunStats;
+  stats: Stats;
   noun: 'files' | 'flags';
   /** Lines mode: one status line this often (default 10 s). */
   intervalMs?: number;
@@ -75,7 +75,7 @@ export interface Snapshot {
   etaMs?: number;
 }
 
-function finished(s: RunStats): number {
+function finished(s: Stats): number {
   return s.downloaded + s.unchanged + s.skipped + s.notFound + s.failed;
 }
 
@@ -88,7 +88,7 @@ class Sampler {
 
   constructor(private readonly windowMs: number) {}
 
-  snapshot(s: RunStats, now: number): Snapshot {
+  snapshot(s: Stats, now: number): Snapshot {
     const done = finished(s);
     this.samples.push({ t: now, bytes: s.bytes, done });
     while (this.samples.length > 2 && now - this.samples[1]!.t >= this.windowMs) this.samples.shift();
@@ -112,7 +112,7 @@ class Sampler {
   }
 
   /** Starts the window at the run's start, so the first redraws already show a rate. */
-  seed(s: RunStats, now: number): void {
+  seed(s: Stats, now: number): void {
     const fresh = now - s.startedMs < this.windowMs;
     this.samples = [fresh ? { t: s.startedMs, bytes: 0, done: 0 } : { t: now, bytes: s.bytes, done: finished(s) }];
   }

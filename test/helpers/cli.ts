@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const MAIN = path.join(ROOT, 'src/main.ts');
+const MAIN = path.join(ROOT, 'src/cli/main.ts');
 // Resolved here, so the CLI can run with any working directory (tsx is not found from /tmp).
 export const TSX = import.meta.resolve('tsx');
 

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after } from 'node:test';
-import { partialName } from '../../src/store/naming.js';
+import { partialName } from '../../src/naming/names.js';
 
 /** A factory of fresh temp folders named bulkget-PREFIX-…, all removed after the file's tests. */
 export function tempDirs(prefix: string): (name?: string) => string {

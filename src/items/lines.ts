@@ -1,24 +1,17 @@
-// Understanding one input line. Pure: no I/O, no state, so it is table-tested and can run on
-// every one of ten million lines without surprises.
+// Understanding one input line: an entry (URL, output path, checksum, size) or why it is not one.
+// Pure: no I/O, no state, so it is table-tested and can run on every one of ten million lines.
 
-import type { ParsedLine } from '../types.js';
-
-/**
- * The reader (reader.ts) cannot hand over a line longer than MAX_LINE without holding it in
- * memory, so it yields this marker in its place; parseLine turns it into an `invalid` line.
- * NUL never starts a real URL or JSON line, so the marker cannot collide with genuine input.
- */
-export const OVERLONG_MARKER = '\u0000overlong';
+import type { ItemSpec, ParsedEntry, ParsedLine } from '../types.js';
 
 const SHA256_RE = /^[0-9a-fA-F]{64}$/;
 
 /**
- * Why `s` is not an acceptable download URL, or null when it is one.
- * Shared with the CLI so positional arguments and list lines obey the same rule.
+ * The URL `s` names, or why it is not an acceptable download URL (a one-line reason).
+ * Shared by every source, so positional arguments and list lines obey the same rule.
  */
-export function checkUrl(s: string): string | null {
+export function checkUrl(s: string): URL | string {
   // Fast path for the usual line: a literal "http://" or "https://" prefix settles the scheme,
-  // so only validity is left; the URL built to check it is kept for urlOf.
+  // so only validity is left.
   const after = httpPrefixLength(s);
   if (after > 0) {
     let u: URL;
@@ -31,9 +24,7 @@ export function checkUrl(s: string): string | null {
     // no host, and so do we. Any other parse of a special scheme has a non-empty host.
     const next = s.charCodeAt(after);
     if (next === 0x2f || next === 0x5c) return 'URL has no host';
-    lastText = s;
-    lastUrl = u;
-    return null;
+    return u;
   }
   // Everything else (other schemes, relative strings, odd spellings) takes the full parser,
   // which also tells us the scheme to name in the reason.
@@ -50,19 +41,6 @@ export function checkUrl(s: string): string | null {
   // "http:\\host" or a leading blank, all of which WHATWG repairs. In a list that
   // is a mistake more likely than a URL, so it is refused rather than guessed at.
   return 'not an absolute http(s) URL';
-}
-
-// The URL object the last successful checkUrl built, so that the caller who goes on to use the
-// URL does not parse the same text twice (once per line, ten million lines).
-let lastText: string | undefined;
-let lastUrl: URL | undefined;
-
-/** The parsed URL of `s`: the one checkUrl just built for it when there is one (handed out once). */
-export function urlOf(s: string): URL {
-  const u = lastText === s ? lastUrl : undefined;
-  lastText = undefined;
-  lastUrl = undefined;
-  return u ?? new URL(s);
 }
 
 /** Length of a leading "http://" or "https://" (any case), or 0. */
@@ -84,7 +62,6 @@ function isSpace(code: number): boolean {
 }
 
 export function parseLine(text: string): ParsedLine {
-  if (text.startsWith(OVERLONG_MARKER)) return { kind: 'invalid', reason: 'line longer than 1 MiB' };
   if (text.charCodeAt(text.length - 1) === 0x0d) text = text.slice(0, -1);
   const t = text.trim();
   if (t === '' || t.charCodeAt(0) === 0x23 /* # */) return { kind: 'skip' };
@@ -92,9 +69,8 @@ export function parseLine(text: string): ParsedLine {
 
   let end = 0;
   while (end < t.length && !isSpace(t.charCodeAt(end))) end++;
-  const url = t.slice(0, end);
-  const why = checkUrl(url);
-  if (why !== null) return { kind: 'invalid', reason: why };
+  const url = checkUrl(t.slice(0, end));
+  if (typeof url === 'string') return { kind: 'invalid', reason: url };
   if (end === t.length) return { kind: 'entry', url };
   // The path is everything after the first run of blanks, so names with spaces survive intact.
   return { kind: 'entry', url, out: t.slice(end).trim() };
@@ -117,11 +93,18 @@ function parseJson(t: string): ParsedLine {
   // and `bulkget -i FILE` must accept those lines back.
   const o = v as Record<string, unknown>;
   if (o.url === undefined) return { kind: 'invalid', reason: 'JSON line has no "url"' };
+  return parseSpec(o);
+}
+
+/**
+ * An item given as an object (a JSON line, or a library caller's `{url, out, sha256, size}`),
+ * checked the same way as a line.
+ */
+export function parseSpec(o: Record<string, unknown> | ItemSpec): ParsedLine {
   if (typeof o.url !== 'string') return { kind: 'invalid', reason: '"url" must be a string' };
-  const url = o.url.trim();
-  const why = checkUrl(url);
-  if (why !== null) return { kind: 'invalid', reason: why };
-  const entry: { kind: 'entry'; url: string; out?: string; sha256?: string; size?: number } = { kind: 'entry', url };
+  const url = checkUrl(o.url.trim());
+  if (typeof url === 'string') return { kind: 'invalid', reason: url };
+  const entry: ParsedEntry = { kind: 'entry', url };
 
   // null is read as "absent": JSON writers commonly emit null for an optional field.
   if (o.out !== undefined && o.out !== null) {

@@ -1,18 +1,18 @@
 // Sources -> items: raw lines become Items with their final relative path decided here, in input
 // order, so names never depend on which download finishes first.
 
-import type { InvalidInput, Item, RawLine } from './types.js';
-import { OVERLONG_MARKER, parseLine, urlOf } from './input/lines.js';
-import { escapeControls, maskText } from './text.js';
-import { shardOf } from './input/shard.js';
-import { checkOutPath, nameFromUrl, treePath } from './store/naming.js';
-import type { NameAllocator } from './store/fingerprint.js';
+import type { InvalidInput, Item, ParsedLine, RawLine } from '../types.js';
+import { escapeControls, maskText } from '../text.js';
+import { checkOutPath, nameFromUrl, treePath } from '../naming/names.js';
+import { parseLine, parseSpec } from './lines.js';
+import { shardOf, type Shard } from './shard.js';
+import type { NameAllocator } from './names.js';
 
 export type Layout = 'flat' | 'tree';
 
 export interface ItemOptions {
   layout: Layout;
-  shard?: { k: number; n: number };
+  shard?: Shard;
   names: NameAllocator;
 }
 
@@ -23,16 +23,12 @@ export class ItemMaker {
   private seq = 0;
   constructor(private readonly opts: ItemOptions) {}
 
-  make(raw: RawLine, label?: string): ItemOrInvalid {
-    const parsed = parseLine(raw.text);
+  make(raw: RawLine): ItemOrInvalid {
+    if (raw.overlong) return { invalid: invalid(raw, 'line longer than 1 MiB') };
+    const parsed: ParsedLine = raw.spec ? parseSpec(raw.spec) : parseLine(raw.text);
     if (parsed.kind === 'skip') return null;
     if (parsed.kind === 'invalid') return { invalid: invalid(raw, parsed.reason) };
-    let url: URL;
-    try {
-      url = urlOf(parsed.url);
-    } catch {
-      return { invalid: invalid(raw, 'not an absolute http(s) URL') };
-    }
+    const url = parsed.url;
     url.hash = '';
     const shard = this.opts.shard;
     if (shard && shardOf(url.href, shard.n) !== shard.k) return null;
@@ -50,14 +46,14 @@ export class ItemMaker {
     const item: Item = { seq: this.seq++, url, out: assigned, source: raw.source, line: raw.line };
     if (parsed.sha256 !== undefined) item.sha256 = parsed.sha256;
     if (parsed.size !== undefined) item.size = parsed.size;
-    if (label !== undefined) item.label = label;
+    if (raw.spec?.label !== undefined) item.label = raw.spec.label;
     return { item };
   }
 }
 
 function invalid(raw: RawLine, reason: string): InvalidInput {
-  // The reader's stand-in for a line too long to keep is not the line: say so instead.
-  let text = raw.text.startsWith(OVERLONG_MARKER) ? '(line not shown: longer than 1 MiB)' : raw.text;
+  // The reader keeps no text of a line too long to hold: say so instead.
+  let text = raw.overlong ? '(line not shown: longer than 1 MiB)' : raw.spec ? raw.spec.url : raw.text;
   if (text.length > 200) text = text.slice(0, 200) + '…';
   // An input line may hold anything (an ESC, a C1 control): never raw in a report or on a terminal.
   return { source: escapeControls(raw.source), line: raw.line, text: escapeControls(maskText(text)), reason: escapeControls(reason) };

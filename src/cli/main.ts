@@ -1,18 +1,13 @@
-// Entry point. `--version` is answered before anything heavy is loaded (undici, commander and
-// the pipeline cost tens of milliseconds to import); everything else goes to the CLI.
+// The executable's entry. `--version` is answered before anything heavy is loaded (undici,
+// commander and the engine cost tens of milliseconds to import); everything else goes to the CLI.
 
-import { readFileSync } from 'node:fs';
-
-function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
+import { bulkgetVersion } from '../version.js';
 
 const argv = process.argv.slice(2);
 if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
-  process.stdout.write(`${version()}\n`);
+  process.stdout.write(`${bulkgetVersion()}\n`);
 } else {
-  const { main } = await import('./cli.js');
+  const { main } = await import('./program.js');
   try {
     const code = await main({
       argv,
@@ -20,7 +15,7 @@ if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
       stdout: process.stdout,
       stderr: process.stderr,
       env: process.env,
-      version: version(),
+      version: bulkgetVersion(),
     });
     process.exitCode = code;
     // Let stdout drain before exiting; idle keep-alive sockets and the like must not hold us.

@@ -1,18 +1,17 @@
-// commander: options in, a RunConfig out, an exit status back. Nothing here touches a socket.
+// The command line: commander's options and commands in, one of the three runs (get, flags,
+// serve), an exit status back. A thin app on the library: nothing here touches a socket.
 
 import { Command, CommanderError, Option } from 'commander';
-import { fstatSync, readFileSync, statSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { parseNetrc, type Netrc } from './http/credentials.js';
 import type { Readable } from 'node:stream';
-import { UsageError, parseChoice, parseCount, parseDuration, parseHeader, parseRate, parseSize } from './cli/values.js';
-import type { RawLine } from './types.js';
-import { escapeControls } from './text.js';
+import { BulkgetError, UsageError } from '../errors.js';
+import { escapeControls } from '../text.js';
+import { resolveOptions } from '../engine/options.js';
+import { parseChoice, parseCount, parseDuration, parseRate } from './values.js';
+import { configOf, refuseClashes, type Opts } from './config.js';
+import { execute } from './execute.js';
 
-export const EXIT_OK = 0;
-export const EXIT_FAILURES = 1;
-export const EXIT_USAGE = 2;
+const EXIT_OK = 0;
+const EXIT_USAGE = 2;
 
 export interface CliIO {
   argv: string[];
@@ -96,8 +95,6 @@ function addDownloadOptions(cmd: Command): Command {
     .option('--dry-run', 'print "URL -> path" for every item and make no request');
 }
 
-type Opts = Record<string, unknown>;
-
 /** Runs the CLI; resolves to the process exit status. */
 export async function main(io: CliIO): Promise<number> {
   const program = new Command('bulkget');
@@ -179,178 +176,20 @@ Examples:
   try {
     exitCode = await action();
   } catch (err) {
-    if (err instanceof UsageError || isSetupError(err)) {
-      io.stderr.write(`bulkget: ${escapeControls((err as Error).message)}\n`);
-      return EXIT_USAGE;
+    if (err instanceof BulkgetError) {
+      io.stderr.write(`bulkget: ${escapeControls(err.message)}\n`);
+      return err.exitCode;
     }
     throw err;
   }
   return exitCode;
 }
 
-function isSetupError(err: unknown): boolean {
-  const name = (err as Error)?.constructor?.name;
-  return name === 'SetupError' || name === 'InputError' || name === 'CodeError' || name === 'CodeConflictError' || name === 'DestError' || name === 'LockBusyError';
-}
-
-interface Common {
-  config: Omit<import('./run.js').RunConfig, 'noun' | 'lines' | 'labelOf' | 'notFoundIsFailure' | 'signal'>;
-}
-
-function commonConfig(o: Opts, io: CliIO): Common['config'] {
-  const str = (k: string) => String(o[k]);
-  if (o.quiet && o.verbose) throw new UsageError('--quiet and --verbose cannot be used together');
-  const headers: Record<string, string> = {};
-  for (const h of (o.header as string[] | undefined) ?? []) {
-    const [k, v] = parseHeader(h);
-    headers[k] = v;
-  }
-  headers['user-agent'] = (o.userAgent as string | undefined) ?? `bulkget/${io.version}`;
-  let shard: { k: number; n: number } | undefined;
-  if (o.shard !== undefined) shard = parseShardOption(str('shard'));
-  const proxy = o.proxy as string | undefined;
-  if (proxy !== undefined) {
-    try {
-      const u = new URL(proxy.includes('://') ? proxy : `http://${proxy}`);
-      if (u.protocol !== 'http:') throw new Error();
-    } catch {
-      throw new UsageError(`--proxy must be an http:// proxy URL, got "${proxy}"`);
-    }
-  }
-  const dest = str('dest');
-  if (!dest) throw new UsageError('--dest must not be empty');
-  return {
-    version: io.version,
-    dest,
-    layout: parseChoice('--layout', str('layout'), ['flat', 'tree'] as const),
-    shard,
-    limit: parseCount('--limit', str('limit')),
-    perHost: parseCount('--per-host', str('perHost')),
-    rate: parseRate('--rate', str('rate')),
-    connectTimeoutMs: Math.max(1, parseDuration('--connect-timeout', str('connectTimeout'))),
-    timeoutMs: Math.max(1, parseDuration('--timeout', str('timeout'))),
-    insecure: Boolean(o.insecure),
-    proxy,
-    transfer: {
-      retries: parseCount('--retries', str('retries')),
-      maxRetryWaitMs: parseDuration('--max-retry-wait', str('maxRetryWait')),
-      backoffBaseMs: parseDuration('--retry-delay', str('retryDelay')),
-      maxRedirects: parseCount('--max-redirects', str('maxRedirects')),
-      headers,
-      ifExists: parseChoice('--if-exists', str('ifExists'), ['skip', 'update', 'overwrite'] as const),
-      maxFilesize: o.maxFilesize !== undefined ? parseSize('--max-filesize', str('maxFilesize')) : 0,
-      contentDisposition: Boolean(o.contentDisposition),
-      credentials: { trusted: Boolean(o.locationTrusted), netrc: readNetrc(o, io) },
-      maxTimeMs: o.maxTime !== undefined ? parseDuration('--max-time', str('maxTime')) : 0, // 0 = none, as in curl
-    },
-    dryRun: Boolean(o.dryRun),
-    progress: parseChoice('--progress', str('progress'), ['auto', 'bar', 'lines', 'none'] as const),
-    progressIntervalMs: Math.max(100, parseDuration('--progress-interval', str('progressInterval'))),
-    verbose: Boolean(o.verbose),
-    quiet: Boolean(o.quiet),
-    noColor: io.env.NO_COLOR !== undefined && io.env.NO_COLOR !== '',
-    reportFile: o.report as string | undefined,
-    saveFailed: o.saveFailed as string | undefined,
-    stdout: io.stdout,
-    stderr: io.stderr,
-  };
-}
-
-/** --netrc (~/.netrc, absent is fine, as with curl) or --netrc-file FILE (must be readable). */
-function readNetrc(o: Opts, io: CliIO): Netrc | undefined {
-  let file = o.netrcFile as string | undefined;
-  const required = file !== undefined;
-  if (file === undefined && o.netrc) {
-    const home = io.env.HOME ?? homedir();
-    file = join(home, '.netrc');
-  }
-  if (file === undefined) return undefined;
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    if (!required && (err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new UsageError(`cannot read netrc file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
-  return parseNetrc(text);
-}
-
-/** A file's identity (device, inode), or undefined when it does not exist yet. */
-function identity(path: string): string | undefined {
-  try {
-    const st = path === '-' ? fstatSync(0) : statSync(path);
-    return `${st.dev}:${st.ino}`;
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * An output file (--report, --save-failed) that is also an input, or the other output, would be
- * emptied before it is read, or written twice. Told by identity (device and inode), so another
- * spelling of the path, a link or `< FILE` on stdin is caught too.
- */
-function refuseClashes(config: Common['config'], inputPaths: string[]): void {
-  const outputs: Array<[string, string]> = [];
-  if (config.reportFile !== undefined && config.reportFile !== '-') outputs.push(['--report', config.reportFile]);
-  if (config.saveFailed !== undefined) outputs.push(['--save-failed', config.saveFailed]);
-  const seen = new Map<string, string>();
-  for (const p of inputPaths) {
-    const id = identity(p);
-    if (id !== undefined && !seen.has(id)) seen.set(id, p === '-' ? 'stdin' : `input ${p}`);
-  }
-  for (const [flag, file] of outputs) {
-    const id = identity(file) ?? `path:${resolve(file)}`;
-    const other = seen.get(id);
-    if (other !== undefined) throw new UsageError(`${flag} ${file} is also the ${other}: it would be overwritten; write it to another file`);
-    seen.set(id, `${flag} file`);
-  }
-}
-
-function parseShardOption(value: string): { k: number; n: number } {
-  const m = /^(\d+)\/(\d+)$/.exec(value.trim());
-  if (!m || Number(m[2]) < 1 || Number(m[1]) >= Number(m[2])) {
-    throw new UsageError(`--shard must be K/N with 0 <= K < N, got "${value}"`);
-  }
-  return { k: Number(m[1]), n: Number(m[2]) };
-}
-
-/** Ctrl-C once: stop starting work, abort transfers, report. Twice: exit at once. */
-function trapSignals(io: CliIO): { signal: AbortSignal; status: () => number | undefined; dispose: () => void } {
-  const ac = new AbortController();
-  let status: number | undefined;
-  const handler = (sig: NodeJS.Signals) => {
-    const code = sig === 'SIGINT' ? 130 : 143;
-    if (status !== undefined) {
-      io.stderr.write(`\nbulkget: ${sig} again, exiting now\n`);
-      // Not process.exit: it waits for the thread pool, where a call can be stuck for good (a
-      // write to a --save-failed FIFO whose reader stopped reading). The exit listeners (state
-      // log flush, lock release) run here, then the signal is raised again with its default
-      // action: the process ends at once, with the status a shell expects (128 + its number).
-      process.emit('exit', status);
-      process.removeAllListeners(sig);
-      process.kill(process.pid, sig);
-      return;
-    }
-    status = code;
-    io.stderr.write(`\nbulkget: ${sig}: stopping (press Ctrl-C again to exit at once)\n`);
-    ac.abort();
-  };
-  process.on('SIGINT', handler);
-  process.on('SIGTERM', handler);
-  return {
-    signal: ac.signal,
-    status: () => status,
-    dispose: () => {
-      process.removeListener('SIGINT', handler);
-      process.removeListener('SIGTERM', handler);
-    },
-  };
-}
-
+/** `bulkget [URL...]`, `-i FILE`, or piped stdin. */
 async function runGet(urls: string[], o: Opts, io: CliIO): Promise<number> {
-  const config = commonConfig(o, io);
-  const { openInputFiles, allLines } = await import('./input/reader.js');
+  const config = configOf(o, io.env);
+  resolveOptions(config.download); // every bad value is a usage error before any file is opened
+  const { openInputFiles, allLines } = await import('../input/reader.js');
   const inputPaths = (o.input as string[] | undefined) ?? [];
   if (urls.length === 0 && inputPaths.length === 0) {
     if (io.stdin.isTTY) {
@@ -360,42 +199,44 @@ async function runGet(urls: string[], o: Opts, io: CliIO): Promise<number> {
   }
   const inputs = await openInputFiles(inputPaths);
   try {
-    refuseClashes(config, inputPaths);
+    refuseClashes(config.cli, inputPaths);
   } catch (err) {
     for (const i of inputs) if (i.stream !== process.stdin) i.stream.destroy();
     throw err;
   }
-  const lines = allLines({ urls, inputs });
-  return execute(config, io, { noun: 'files', lines, notFoundIsFailure: true });
+  return execute(config, io, { noun: 'files', items: allLines({ urls, inputs }), notFoundIsFailure: true });
 }
 
+const SERVERS: Record<string, string> = {
+  LOCAL: 'http://localhost:8001/flags',
+  DELAY: 'http://localhost:8002/flags',
+  ERROR: 'http://localhost:8003/flags',
+  REMOTE: 'http://flupy.org/data/flags',
+};
+
+/** `bulkget flags [CC...]`: flag images by country code, from the embedded server by default. */
 async function runFlags(codes: string[], o: Opts, io: CliIO): Promise<number> {
-  const config = commonConfig(o, io);
-  refuseClashes(config, []);
-  const { selectCodes, flagUrl } = await import('./input/countries.js');
+  const config = configOf(o, io.env);
+  resolveOptions(config.download);
+  refuseClashes(config.cli, []);
+  const { selectCodes, flagUrl } = await import('../input/countries.js');
   const first = o.first !== undefined ? parseCount('--first', String(o.first), 1) : undefined;
   const list = selectCodes({ args: codes, all: Boolean(o.all), every: Boolean(o.every), first });
   const server = String(o.server);
+  const label = server.toUpperCase();
   let base: string;
   let stopServer: (() => Promise<void>) | undefined;
-  const label = server.toUpperCase();
-  const known: Record<string, string> = {
-    LOCAL: 'http://localhost:8001/flags',
-    DELAY: 'http://localhost:8002/flags',
-    ERROR: 'http://localhost:8003/flags',
-    REMOTE: 'http://flupy.org/data/flags',
-  };
   if (label === 'EMBEDDED') {
-    if (!config.dryRun) {
-      const { startFlagServer } = await import('./serve/server.js');
+    if (!config.cli.dryRun) {
+      const { startFlagServer } = await import('../serve/server.js');
       const srv = await startFlagServer({ mode: 'local', port: 0 });
       base = srv.baseUrl;
       stopServer = () => srv.close();
     } else {
       base = 'http://127.0.0.1:0/flags';
     }
-  } else if (known[label]) {
-    base = known[label]!;
+  } else if (SERVERS[label]) {
+    base = SERVERS[label]!;
   } else {
     try {
       const u = new URL(server);
@@ -405,40 +246,16 @@ async function runFlags(codes: string[], o: Opts, io: CliIO): Promise<number> {
       throw new UsageError(`--server must be EMBEDDED, LOCAL, DELAY, ERROR, REMOTE or an http(s) base URL, got "${server}"`);
     }
   }
-  const lines: RawLine[] = list.map((cc, i) => ({
-    text: `${flagUrl(base, cc)} ${cc.toLowerCase()}.gif`,
-    source: 'flags',
-    line: i + 1,
-  }));
+  const items = list.map((cc) => ({ url: flagUrl(base, cc), out: `${cc.toLowerCase()}.gif`, label: cc }));
   try {
-    return await execute(config, io, {
-      noun: 'flags',
-      lines,
-      labelOf: (raw) => list[raw.line - 1],
-      notFoundIsFailure: false,
-    });
+    return await execute(config, io, { noun: 'flags', items, notFoundIsFailure: false });
   } finally {
     await stopServer?.();
   }
 }
 
-async function execute(
-  config: Common['config'],
-  io: CliIO,
-  extra: Pick<import('./run.js').RunConfig, 'noun' | 'lines' | 'labelOf' | 'notFoundIsFailure'>,
-): Promise<number> {
-  const { runDownloads } = await import('./run.js');
-  const trap = trapSignals(io);
-  try {
-    const outcome = await runDownloads({ ...config, ...extra, signal: trap.signal });
-    return trap.status() ?? outcome.exitCode;
-  } finally {
-    trap.dispose();
-  }
-}
-
 async function runServeCommand(o: Opts, io: CliIO): Promise<number> {
-  const { runServe } = await import('./serve/command.js');
+  const { runServe } = await import('../serve/command.js');
   const port = (name: string, v: unknown) => {
     const n = parseCount(name, String(v));
     if (n > 65535) throw new UsageError(`${name} must be a port number 0..65535, got "${String(v)}"`);

@@ -4,142 +4,8 @@
 // 64: at ten million items the odds that two distinct names share a key are about 6e-16, and
 // that a distinct URL is taken for a duplicate (its path matched, its fingerprint too) below 1e-12.
 
-import { parseSuffix, withSuffix } from './naming.js';
-
-// --- hashing ---------------------------------------------------------------------------------
-// MurmurHash3's x86 128-bit mixing, fed UTF-16 code units two per 32-bit word (so no string is
-// encoded to bytes first). Streaming: several strings can be fed into one hash with a separator,
-// and the result lands in module variables rather than a fresh array, so the hot path allocates
-// nothing. Not a cryptographic hash: inputs built on purpose to collide could make two names
-// one; the list's author would only be fooling themself.
-
-let H1 = 0;
-let H2 = 0;
-let H3 = 0;
-let H4 = 0;
-let W0 = 0;
-let W1 = 0;
-let W2 = 0;
-let W3 = 0;
-let units = 0; // code units fed so far
-
-const C1 = 0x239b961b;
-const C2 = 0xab0e9789;
-const C3 = 0x38b34ae5;
-const C4 = 0xa1e38b93;
-
-function rotl(x: number, r: number): number {
-  return (x << r) | (x >>> (32 - r));
-}
-
-export function fmix(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
-
-function begin(seed: number): void {
-  H1 = H2 = H3 = H4 = seed;
-  W0 = W1 = W2 = W3 = 0;
-  units = 0;
-}
-
-function block(): void {
-  let k = Math.imul(rotl(Math.imul(W0, C1), 15), C2);
-  H1 ^= k;
-  H1 = (Math.imul(rotl(H1, 19) + H2, 5) + 0x561ccd1b) | 0;
-  k = Math.imul(rotl(Math.imul(W1, C2), 16), C3);
-  H2 ^= k;
-  H2 = (Math.imul(rotl(H2, 17) + H3, 5) + 0x0bcaa747) | 0;
-  k = Math.imul(rotl(Math.imul(W2, C3), 17), C4);
-  H3 ^= k;
-  H3 = (Math.imul(rotl(H3, 15) + H4, 5) + 0x96cd1c35) | 0;
-  k = Math.imul(rotl(Math.imul(W3, C4), 18), C1);
-  H4 ^= k;
-  H4 = (Math.imul(rotl(H4, 13) + H1, 5) + 0x32ac3b17) | 0;
-  W0 = W1 = W2 = W3 = 0;
-}
-
-function unit(c: number): void {
-  const at = units & 7;
-  const v = (at & 1) === 0 ? c : c << 16;
-  switch (at >> 1) {
-    case 0:
-      W0 |= v;
-      break;
-    case 1:
-      W1 |= v;
-      break;
-    case 2:
-      W2 |= v;
-      break;
-    default:
-      W3 |= v;
-  }
-  units++;
-  if ((units & 7) === 0) block();
-}
-
-function feed(s: string): void {
-  const n = s.length;
-  let i = 0;
-  while (i < n && (units & 7) !== 0) unit(s.charCodeAt(i++));
-  // Whole blocks straight from the string: most of a URL goes this way.
-  while (i + 8 <= n) {
-    W0 = s.charCodeAt(i) | (s.charCodeAt(i + 1) << 16);
-    W1 = s.charCodeAt(i + 2) | (s.charCodeAt(i + 3) << 16);
-    W2 = s.charCodeAt(i + 4) | (s.charCodeAt(i + 5) << 16);
-    W3 = s.charCodeAt(i + 6) | (s.charCodeAt(i + 7) << 16);
-    units += 8;
-    i += 8;
-    block();
-  }
-  while (i < n) unit(s.charCodeAt(i++));
-}
-
-function end(): void {
-  const rest = units & 7;
-  if (rest > 6) H4 ^= Math.imul(rotl(Math.imul(W3, C4), 18), C1);
-  if (rest > 4) H3 ^= Math.imul(rotl(Math.imul(W2, C3), 17), C4);
-  if (rest > 2) H2 ^= Math.imul(rotl(Math.imul(W1, C2), 16), C3);
-  if (rest > 0) H1 ^= Math.imul(rotl(Math.imul(W0, C1), 15), C2);
-  const len = units * 2;
-  H1 ^= len;
-  H2 ^= len;
-  H3 ^= len;
-  H4 ^= len;
-  H1 = (H1 + H2 + H3 + H4) | 0;
-  H2 = (H2 + H1) | 0;
-  H3 = (H3 + H1) | 0;
-  H4 = (H4 + H1) | 0;
-  H1 = fmix(H1);
-  H2 = fmix(H2);
-  H3 = fmix(H3);
-  H4 = fmix(H4);
-  H1 = (H1 + H2 + H3 + H4) >>> 0;
-  H2 = (H2 + H1) >>> 0;
-  H3 = (H3 + H1) >>> 0;
-  H4 = (H4 + H1) >>> 0;
-}
-
-/** The 128-bit hash of s as four unsigned 32-bit words (seed 0). */
-export function hash128(s: string, seed = 0): [number, number, number, number] {
-  begin(seed);
-  feed(s);
-  end();
-  return [H1, H2, H3, H4];
-}
-
-/** The first 64 bits of hash128(s), as two unsigned 32-bit words. */
-export function hash64(s: string): [number, number] {
-  begin(0);
-  feed(s);
-  end();
-  return [H1, H2];
-}
+import { Hash128 } from '../hash.js';
+import { parseSuffix, withSuffix } from '../naming/names.js';
 
 // Each kind of fact hashes with its own seed, so a path, its counter and a (path, url) pair never
 // share a key even for equal strings. A pair is the path, a NUL and the URL: a sanitised path
@@ -149,14 +15,24 @@ const SEED_URL = 0x5eed0002;
 const SEED_COUNTER = 0x5eed0003;
 const SEED_PAIR = 0x5eed0004;
 
-function hashFact(seed: number, s: string, s2?: string): void {
-  begin(seed);
-  feed(s);
-  if (s2 !== undefined) {
-    unit(0);
-    feed(s2);
+/** Hashes one fact into a 96-bit key (k0, k1, k2); h1, h2 of the same hash serve as a value. */
+class Facts {
+  private readonly h = new Hash128();
+  k0 = 0;
+  k1 = 0;
+  k2 = 0;
+
+  of(seed: number, s: string, s2?: string): this {
+    const h = this.h.begin(seed).feed(s);
+    if (s2 !== undefined) h.unit(0).feed(s2);
+    h.end();
+    this.k0 = h.h1;
+    this.k1 = h.h2;
+    this.k2 = h.h3;
+    // An all-zero key marks an empty slot: a real one gets a bit forced on.
+    if ((this.k0 | this.k1 | this.k2) === 0) this.k2 = 1;
+    return this;
   }
-  end();
 }
 
 // --- the table -------------------------------------------------------------------------------
@@ -199,17 +75,6 @@ function reserve(bytes: number): ArrayBuffer | undefined {
   }
 }
 
-// The key of the last fact hashed, and a value, passed without allocating.
-let K0 = 0;
-let K1 = 0;
-let K2 = 0;
-function takeKey(): void {
-  K0 = H1;
-  K1 = H2;
-  K2 = H3;
-  if ((K0 | K1 | K2) === 0) K2 = 1;
-}
-
 export class NameTable {
   private readonly segs: Uint32Array[] = [];
   private readonly bufs: Array<ArrayBuffer | undefined> = [];
@@ -218,6 +83,7 @@ export class NameTable {
   private count = 0;
   // Where a segment's entries wait while it is rehashed in place; shared, so one segment's size.
   private scratch = new Uint32Array(0);
+  private readonly facts = new Facts();
   /** Value of the last successful lookup (two words). */
   v0 = 0;
   v1 = 0;
@@ -248,13 +114,12 @@ export class NameTable {
 
   /** 'new' = now ours; 'duplicate' = this URL claimed it before; 'taken' = another URL did. */
   claim(path: string, url: string): 'new' | 'duplicate' | 'taken' {
-    hashFact(SEED_URL, url);
-    const u0 = H1;
-    const u1 = H2;
-    hashFact(SEED_PATH, path);
-    takeKey();
-    if (this.lookup(K0, K1, K2)) return this.v0 === u0 && this.v1 === u1 ? 'duplicate' : 'taken';
-    this.store(K0, K1, K2, u0, u1);
+    const f = this.facts.of(SEED_URL, url);
+    const u0 = f.k0;
+    const u1 = f.k1;
+    f.of(SEED_PATH, path);
+    if (this.lookup(f.k0, f.k1, f.k2)) return this.v0 === u0 && this.v1 === u1 ? 'duplicate' : 'taken';
+    this.store(f.k0, f.k1, f.k2, u0, u1);
     return 'new';
   }
 
@@ -370,6 +235,7 @@ export class NameTable {
  */
 export class NameAllocator {
   private readonly table: NameTable;
+  private readonly facts = new Facts();
 
   constructor(table?: NameTable) {
     this.table = table ?? new NameTable();
@@ -378,14 +244,13 @@ export class NameAllocator {
   /** The path to use for this URL, or null when this URL already has a name for `path`. */
   assign(path: string, url: string): string | null {
     const t = this.table;
-    hashFact(SEED_URL, url);
-    const u0 = H1;
-    const u1 = H2;
-    hashFact(SEED_PATH, path);
-    takeKey();
-    const p0 = K0;
-    const p1 = K1;
-    const p2 = K2;
+    const f = this.facts.of(SEED_URL, url);
+    const u0 = f.k0;
+    const u1 = f.k1;
+    f.of(SEED_PATH, path);
+    const p0 = f.k0;
+    const p1 = f.k1;
+    const p2 = f.k2;
     if (t.lookup(p0, p1, p2)) {
       if (t.v0 === u0 && t.v1 === u1) return null;
     } else if (!this.impliedTaken(path)) {
@@ -394,20 +259,18 @@ export class NameAllocator {
     }
 
     // Taken: did this URL already get a suffixed name for this path?
-    hashFact(SEED_PAIR, path, url);
-    takeKey();
-    const q0 = K0;
-    const q1 = K1;
-    const q2 = K2;
+    f.of(SEED_PAIR, path, url);
+    const q0 = f.k0;
+    const q1 = f.k1;
+    const q2 = f.k2;
     if (t.lookup(q0, q1, q2)) return null;
 
     let k = this.nextSuffix(path);
     let cand: string;
     for (;;) {
       cand = withSuffix(path, k);
-      hashFact(SEED_PATH, cand);
-      takeKey();
-      if (!t.lookup(K0, K1, K2)) break; // not held literally, and k >= counter so not implied either
+      f.of(SEED_PATH, cand);
+      if (!t.lookup(f.k0, f.k1, f.k2)) break; // not held literally, and k >= counter so not implied either
       if (t.v0 === u0 && t.v1 === u1) return null; // this URL already holds that very name
       k++;
     }
@@ -425,15 +288,13 @@ export class NameAllocator {
 
   /** The base's counter: the lowest suffix not yet implied (1 when none was handed out). */
   private nextSuffix(base: string): number {
-    hashFact(SEED_COUNTER, base);
-    takeKey();
+    const f = this.facts.of(SEED_COUNTER, base);
     const t = this.table;
-    return t.lookup(K0, K1, K2) ? t.v0 + t.v1 * 0x100000000 : 1;
+    return t.lookup(f.k0, f.k1, f.k2) ? t.v0 + t.v1 * 0x100000000 : 1;
   }
 
   private setNextSuffix(base: string, next: number): void {
-    hashFact(SEED_COUNTER, base);
-    takeKey();
-    this.table.store(K0, K1, K2, next >>> 0, Math.floor(next / 0x100000000));
+    const f = this.facts.of(SEED_COUNTER, base);
+    this.table.store(f.k0, f.k1, f.k2, next >>> 0, Math.floor(next / 0x100000000));
   }
 }

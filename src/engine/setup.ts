@@ -1,0 +1,112 @@
+// The run's resources: DEST (created and proved writable), its lock, the state log, the pool and
+// how its sockets are made (TLS, proxies), the writer thread and the watchdog. Opened in order,
+// closed in reverse, and a failure half-way closes what was opened.
+
+import type { Stats } from '../types.js';
+import { SetupError } from '../errors.js';
+import { ConnectionPool } from '../pool/pool.js';
+import { Client } from '../http/undici.js';
+import { clientOrigin, makeConnector, proxyFor } from '../http/connect.js';
+import { basicAuth, withoutUserinfo } from '../http/credentials.js';
+import { Watchdog } from '../http/watchdog.js';
+import { SafeDirs, prepareDest } from '../store/dest.js';
+import { acquireLock, type Lock } from '../store/lock.js';
+import { StateStore } from '../store/state.js';
+import { SmallFileWriter } from '../store/writer.js';
+import { BodyBudget } from '../store/sink.js';
+import type { ResolvedOptions } from './options.js';
+
+export interface Resources {
+  destReal: string;
+  lock: Lock;
+  state: StateStore;
+  pool: ConnectionPool;
+  dirs: SafeDirs;
+  writer: SmallFileWriter;
+  budget: BodyBudget;
+  watchdog: Watchdog;
+  requestPath: (url: URL) => string;
+  proxyAuth?: (url: URL) => string | undefined;
+}
+
+export async function openResources(o: ResolvedOptions, stats: Stats): Promise<Resources> {
+  const destReal = await prepareDest(o.dest);
+  const lock = await acquireLock(destReal, o.dest);
+  let state: StateStore;
+  try {
+    state = await StateStore.open(destReal);
+  } catch (err) {
+    lock.release();
+    throw new SetupError(`cannot open ${o.dest}/.bulkget/state.jsonl: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  // The proxy decision is per endpoint; remember it so the per-request path costs a lookup.
+  const proxies = new Map<string, URL | undefined>();
+  const proxyOf = (origin: string): URL | undefined => {
+    if (!proxies.has(origin)) {
+      // Bounded: a list spread over a million hosts must not keep a million entries.
+      if (proxies.size >= 10_000) proxies.clear();
+      proxies.set(origin, proxyFor(new URL(origin), o.proxy, o.env));
+    }
+    return proxies.get(origin);
+  };
+  const pool = new ConnectionPool({
+    limit: o.limit,
+    perHost: o.perHost,
+    rate: o.rate,
+    onSocket: (d) => {
+      stats.openConnections += d;
+    },
+    makeClient: (origin) => {
+      const proxy = proxyOf(origin);
+      return new Client(clientOrigin(origin, proxy), {
+        connect: makeConnector({ origin, timeoutMs: o.connectTimeoutMs, insecure: o.insecure, proxy }),
+        headersTimeout: o.timeoutMs,
+        bodyTimeout: o.timeoutMs,
+        pipelining: 1,
+        keepAliveTimeout: 4000,
+      });
+    },
+  });
+  // Absolute form only through an http proxy; with no proxy anywhere (the usual case) the
+  // per-request origin lookup is skipped.
+  const httpProxy = Boolean(o.proxy || o.env.HTTP_PROXY || o.env.http_proxy);
+  return {
+    destReal,
+    lock,
+    state,
+    pool,
+    dirs: new SafeDirs(destReal),
+    writer: new SmallFileWriter(),
+    budget: new BodyBudget(),
+    watchdog: new Watchdog(o.timeoutMs),
+    requestPath: httpProxy
+      ? (url) => (url.protocol === 'http:' && proxyOf(url.origin) ? withoutUserinfo(url) : url.pathname + url.search)
+      : (url) => url.pathname + url.search,
+    // An http:// proxy sees requests in absolute form: its own credentials go with each one.
+    proxyAuth: httpProxy
+      ? (url) => {
+          if (url.protocol !== 'http:') return undefined;
+          const p = proxyOf(url.origin);
+          return p && (p.username || p.password) ? basicAuth(decodeURIComponent(p.username), decodeURIComponent(p.password)) : undefined;
+        }
+      : undefined,
+  };
+}
+
+/** Closes everything, in reverse order; never throws. */
+export async function closeResources(r: Resources): Promise<void> {
+  await r.pool.close().catch(() => undefined);
+  await r.writer.close().catch(() => undefined);
+  await r.state.close().catch(() => undefined);
+  r.lock.release();
+}
+
+/**
+ * For a process that must end at once (a second Ctrl-C): what a later run needs is written now,
+ * synchronously -- the state log's buffered records (for --if-exists update and resume) -- and
+ * the lock goes with the process instead of waiting to be found dead.
+ */
+export function releaseNow(r: Resources): void {
+  r.state.flush();
+  r.lock.release();
+}

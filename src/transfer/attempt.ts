@@ -1,0 +1,130 @@
+// One request of an item on a leased connection: the head is classified into a verdict the moment
+// it is parsed (verdict.ts), and a body worth keeping gets its sink before its first byte. The
+// attempt returns the verdict; only a broken connection (or a full disk) is thrown.
+
+import { createHash, type Hash } from 'node:crypto';
+import type { Item, ItemResult, Lease } from '../types.js';
+import type { Placement } from '../store/dest.js';
+import { PathError, discardPart } from '../store/files.js';
+import { BodyFile } from '../store/sink.js';
+import { exchange, type BodySink, type Head } from '../http/exchange.js';
+import { maxTimeReached } from '../http/watchdog.js';
+import { classify, type Asked, type Resume, type Verdict } from './verdict.js';
+import { recordedUrl } from './plan.js';
+import type { TransferContext } from './context.js';
+
+// Bodies at most this big are gathered and written in one go (by the writer thread).
+const GATHER_LIMIT = 256 << 10;
+// Bodies at most this big need no resume record before their first byte.
+const SMALL_BODY = 1 << 20;
+
+export interface Request {
+  item: Item;
+  url: URL;
+  headers: Record<string, string>;
+  place: Placement;
+  resume?: Resume;
+  /** The partial file's bytes hashed already, for an item with a checksum that continues it. */
+  partHash?: Hash;
+  /** --max-time left to the item, in ms. */
+  remainingMs?: number;
+}
+
+export interface AttemptResult {
+  verdict: Verdict;
+  status: number;
+  /** The body, when the verdict was 'body' and it arrived whole as far as the connection knows. */
+  body?: BodyFile;
+}
+
+export async function attempt(req: Request, lease: Lease, ctx: TransferContext, result: ItemResult): Promise<AttemptResult> {
+  const { item, url, place, resume } = req;
+  const { opts } = ctx;
+  const asked: Asked = {
+    conditional: req.headers['if-none-match'] !== undefined || req.headers['if-modified-since'] !== undefined,
+    resume,
+    size: item.size,
+    maxFilesize: opts.maxFilesize,
+    maxRetryWaitMs: opts.maxRetryWaitMs,
+    contentDisposition: opts.contentDisposition,
+  };
+  let verdict: Verdict | undefined;
+  let body: BodyFile | undefined;
+
+  // Runs inside the parser, once, with the final head: every answer but a wanted body is a verdict
+  // here, and a wanted body gets its file before its first byte.
+  const decide = (head: Head): BodySink | undefined => {
+    result.status = head.status;
+    let v = classify(head.status, head.headers, asked);
+    // Paused before the lease goes back, so the slot is not handed to the next request there.
+    if (v.kind === 'retry' && v.pauseMs !== undefined) ctx.slots.pause(url.origin, Date.now() + v.pauseMs);
+    if (v.kind === 'final' && v.discard) discardPart(place.part);
+    if (v.kind === 'body') {
+      const file = bodyFile(v, req, ctx, result);
+      if (file === 'restart') v = { kind: 'restart' };
+      else body = file;
+    }
+    verdict = v;
+    return body;
+  };
+
+  ctx.stats.active++;
+  try {
+    const proxyAuth = ctx.proxyAuth?.(url);
+    const headers: Record<string, string> = { ...req.headers, host: url.host };
+    if (proxyAuth) headers['proxy-authorization'] = proxyAuth;
+    const head = await exchange(lease.client, { path: ctx.requestPath(url), headers }, decide, {
+      watchdog: ctx.watchdog,
+      remainingMs: req.remainingMs,
+      onMaxTime: req.remainingMs !== undefined ? () => maxTimeReached(opts.maxTimeMs) : undefined,
+    });
+    return { verdict: verdict!, status: head.status, body };
+  } finally {
+    ctx.stats.active--;
+    // The socket is free for the next item while this one is checked and moved into place.
+    lease.release();
+  }
+}
+
+/** The partial file for a body verdict, or 'restart' when the leftover one is not ours to append to. */
+function bodyFile(v: Extract<Verdict, { kind: 'body' }>, req: Request, ctx: TransferContext, result: ItemResult): BodyFile | 'restart' {
+  const { item, place } = req;
+  const state = ctx.state;
+  if (state && (v.bodyLength < 0 || v.bodyLength > SMALL_BODY)) {
+    // Big or unknown size: record the validator before the first byte lands, so a kill -9
+    // mid-body leaves a partial that the next run can continue with If-Range.
+    state.recordPart(item.out, recordedUrl(item), { etag: v.etag, lastModified: v.lastModified, size: v.expectedTotal >= 0 ? v.expectedTotal : undefined });
+  }
+  const hash = !item.sha256 ? undefined : v.offset > 0 && req.partHash ? req.partHash : createHash('sha256');
+  // Small and whole, as most files of a bulk list are: gathered and written in one go after the
+  // last byte. Anything else is written as it comes.
+  const gather = v.offset === 0 && v.bodyLength >= 0 && v.bodyLength <= GATHER_LIMIT;
+  const file = new BodyFile({
+    part: place.part,
+    offset: v.offset,
+    expectedTotal: v.expectedTotal,
+    gather,
+    hash,
+    maxFilesize: ctx.opts.maxFilesize,
+    budget: ctx.budget,
+    counters: [ctx.stats, result],
+  });
+  // A small body cut short is worth keeping when a validator can guard its continuation: the
+  // retry then asks only for the rest (Range + If-Range), as it does for a big one.
+  const strong = v.etag !== undefined && !v.etag.startsWith('W/');
+  if (gather && state && (strong || v.lastModified !== undefined)) {
+    const validators = { etag: v.etag, lastModified: v.lastModified, size: v.expectedTotal };
+    file.keepCut = () => state.recordPart(item.out, recordedUrl(item), validators);
+  }
+  if (!gather) {
+    try {
+      file.open();
+    } catch (err) {
+      // A partial that is not ours to append to (hard-linked, not a regular file): the clean
+      // start replaces it with a new file of our own instead of failing the item.
+      if (v.offset > 0 && err instanceof PathError) return 'restart';
+      throw err;
+    }
+  }
+  return file;
+}
