@@ -53,6 +53,15 @@ test('--help on every command goes to stdout with exit 0; --version prints the v
     assert.match(r.stdout, /Usage: bulkget/);
     assert.equal(r.stderr, '');
   }
+  // `bulkget --help` is the download command's help first (a new user must see --limit), then
+  // the other commands.
+  const top = await runCli(['--help']);
+  assert.match(top.stdout, /^Usage: bulkget \[options\] \[URL\.\.\.\]$/m);
+  for (const opt of ['--limit', '--per-host', '--dest', '--input', '--max-time']) assert.match(top.stdout, new RegExp(`^  .*${opt}`, 'm'), opt);
+  assert.ok(top.stdout.indexOf('--limit') < top.stdout.indexOf('Commands:'), 'options before commands');
+  assert.match(top.stdout, /^  flags \[options\] \[CC\.\.\.\]/m);
+  assert.match(top.stdout, /^  serve \[options\]/m);
+  assert.match(top.stdout, /Exit status:/);
   const get = await runCli(['get', '--help']);
   assert.match(get.stdout, /--limit/);
   assert.match(get.stdout, /Exit status:/);

@@ -1,10 +1,9 @@
 // Network faults end to end through the CLI: retries per fault kind, Retry-After, endpoint pauses,
 // timeouts, final statuses, redirects and request headers, as a fault-injecting server sees them.
 
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import net from 'node:net';
 import { gzipSync } from 'node:zlib';

@@ -1,12 +1,11 @@
 // --if-exists policies by counting server requests, integrity checks that must leave nothing
 // behind, and the one-run-per-DEST lock.
 
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { collect, runCli, runWithReport, spawnCli } from './helpers/cli.js';
 import { startFaultServer, type FaultServer } from './helpers/faults.js';

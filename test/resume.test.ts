@@ -2,12 +2,11 @@
 // mid-body, then a rerun that continues with Range + If-Range, or starts clean when the server's
 // file changed, the server ignores Range, or its Content-Range is wrong.
 
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { collect, runCli, spawnCli, type CliResult } from './helpers/cli.js';
 import { startFaultServer, type FaultServer, type Route } from './helpers/faults.js';

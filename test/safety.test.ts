@@ -1,12 +1,12 @@
 // Nothing is ever written outside DEST: hostile input paths, Content-Disposition names, symlinks
 // and hard links planted in DEST. Also --layout tree, TLS verification and proxies.
 
-import { after, test } from 'node:test';
+import { test } from 'node:test';
+import { tmpdir } from 'node:os';
 import assert from 'node:assert/strict';
 import { linkSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { runWithReport } from './helpers/cli.js';
 import { startFaultServer, type FaultServer } from './helpers/faults.js';

@@ -97,3 +97,16 @@ test('writer: close waits for files still in the thread', async () => {
   await new Promise((r) => setImmediate(r));
   assert.equal(settled, 50);
 });
+
+test('writer: a thread that dies mid-batch loses nothing: its files are written here instead', async () => {
+  const dest = tmp();
+  const w = new SmallFileWriter();
+  const jobs = [];
+  for (let i = 0; i < 20; i++) jobs.push(w.put(join(dest, `d${i}.part`), join(dest, `d${i}`), [Buffer.from(`body ${i}`)], `body ${i}`.length));
+  // The batch is handed over on the next turn; the thread is gone before it can answer.
+  await (w as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+  await Promise.all(jobs);
+  await w.close();
+  for (let i = 0; i < 20; i++) assert.equal(readFileSync(join(dest, `d${i}`), 'utf8'), `body ${i}`);
+  assert.deepEqual(readdirSync(dest).filter((n) => n.endsWith('.part')), []);
+});

@@ -12,7 +12,8 @@ import { ROOT, TSX, collect, runCli, runWithReport, type CliResult } from './hel
 import { startRawServer, type RawServer } from './helpers/raw.js';
 import { startFaultServer } from './helpers/faults.js';
 import { tempDirs } from './helpers/tmp.js';
-import { LockBusyError, acquireLock, type LockRecord } from '../src/store/lock.js';
+import { LockBusyError, acquireLock } from '../src/store/lock.js';
+import type { LockRecord } from '../src/store/lock-owner.js';
 import { fold } from '../src/http/lenient.js';
 
 const tmp = tempDirs('stuck');

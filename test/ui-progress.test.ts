@@ -11,7 +11,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 
 import { newStats, type Stats } from '../src/types.js';
-import { formatBarLine, formatStatusLine, startProgress, type Progress, type ProgressMode, type Snapshot } from '../src/ui/progress.js';
+import { formatStatusLine, startProgress, type Progress, type ProgressMode } from '../src/ui/progress.js';
+import { formatBarLine } from '../src/ui/bar.js';
+import type { Snapshot } from '../src/ui/snapshot.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const SCRIPT = '/usr/bin/script';

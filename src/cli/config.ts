@@ -11,7 +11,7 @@ import type { ProgressMode } from '../ui/progress.js';
 export type Opts = Record<string, unknown>;
 
 /** What the CLI does around the download: displays and end-of-run outputs. */
-export interface CliSettings {
+interface CliSettings {
   dryRun: boolean;
   progress: ProgressMode;
   progressIntervalMs: number;

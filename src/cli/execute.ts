@@ -15,14 +15,14 @@ import type { Config } from './config.js';
 import { trapSignals, type Trap } from './signals.js';
 import { reclaimIfGrown, watchMemory } from './memory.js';
 
-export interface Job {
+interface Job {
   noun: 'files' | 'flags';
   items: Iterable<DownloadItem> | AsyncIterable<DownloadItem>;
   /** In `flags`, codes not found do not make the exit status 1 (guessing codes is its nature). */
   notFoundIsFailure: boolean;
 }
 
-export interface Io {
+interface Io {
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WriteStream;
 }

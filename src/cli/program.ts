@@ -13,7 +13,7 @@ import { execute } from './execute.js';
 const EXIT_OK = 0;
 const EXIT_USAGE = 2;
 
-export interface CliIO {
+interface CliIO {
   argv: string[];
   stdin: Readable & { isTTY?: boolean };
   stdout: NodeJS.WriteStream;
@@ -162,6 +162,9 @@ Examples:
   for (const cmd of [get, flags, program.commands.find((c) => c.name() === 'serve')!]) {
     cmd.exitOverride().configureOutput(program.configureOutput());
   }
+  // `bulkget --help` is the help of the default command (its download options first, so that a
+  // new user sees --limit), then the other commands.
+  program.helpInformation = () => topHelp(program, get);
 
   try {
     await program.parseAsync(io.argv, { from: 'user' });
@@ -183,6 +186,17 @@ Examples:
     throw err;
   }
   return exitCode;
+}
+
+function topHelp(program: Command, get: Command): string {
+  const own = get
+    .helpInformation()
+    .replace(/^Usage: bulkget get /, 'Usage: bulkget ')
+    .replace(get.description(), `${program.description()}\nWith no command, downloads: \`bulkget URL...\` is \`bulkget get URL...\`.`);
+  const helper = program.createHelp();
+  const width = Math.max(...program.commands.map((c) => helper.subcommandTerm(c).length));
+  const commands = program.commands.map((c) => `  ${helper.subcommandTerm(c).padEnd(width)}  ${c.description()}`).join('\n');
+  return `${own}\nCommands:\n${commands}\n\nRun \`bulkget <command> --help\` for the options of flags and serve.\n${GET_EXAMPLES}\n`;
 }
 
 /** `bulkget [URL...]`, `-i FILE`, or piped stdin. */

@@ -64,8 +64,8 @@ export class Download extends EventEmitter<DownloadEvents> implements AsyncItera
       this.readers.delete(q);
       this.poke();
     }, () => this.poke());
-    if (this.ended) q.close();
-    else this.readers.add(q);
+    // A reader that comes after the end gets the end itself: nothing, or the error.
+    if (!this.ended) this.readers.add(q);
     this.done.then(() => q.close(), (err: unknown) => q.close(err));
     return q;
   }

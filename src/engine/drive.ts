@@ -5,7 +5,7 @@
 import type { Item, ItemResult, RawLine, Reporter, Stats } from '../types.js';
 import type { ItemMaker } from '../items/maker.js';
 
-export interface DriveOptions {
+interface DriveOptions {
   lines: AsyncIterable<RawLine> | Iterable<RawLine>;
   maker: ItemMaker;
   /** Items started and not finished, at most. */
@@ -21,7 +21,7 @@ export interface DriveOptions {
   held?: () => boolean;
 }
 
-export interface Driver {
+interface Driver {
   /** Resolves with whether the run was stopped before its end. */
   done: Promise<boolean>;
   /** Something `held` depends on changed: look again. */

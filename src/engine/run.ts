@@ -12,7 +12,7 @@ import { closeResources, openResources, releaseNow, type Resources } from './set
 import { drive } from './drive.js';
 import type { ResolvedOptions } from './options.js';
 
-export interface EngineRun {
+interface EngineRun {
   stats: Stats;
   reporter: Reporter;
   /** Aborted by the caller (Ctrl-C, abort()): stop starting work, abort transfers, keep partials. */
@@ -23,7 +23,7 @@ export interface EngineRun {
   onStarted?: (hooks: { poke: () => void; releaseNow: () => void }) => void;
 }
 
-export interface EngineEnd {
+interface EngineEnd {
   interrupted: boolean;
   /** Why the run stopped on its own (the disk is full). */
   stopped?: string;

@@ -6,12 +6,32 @@ import type { DownloadItem, RawLine } from '../types.js';
 
 const SOURCE = 'items';
 
-export async function* toLines(items: Iterable<DownloadItem> | AsyncIterable<DownloadItem>): AsyncGenerator<RawLine> {
-  let n = 0;
-  for await (const it of items as AsyncIterable<DownloadItem>) {
-    n++;
-    if (typeof it === 'string') yield { text: it, source: SOURCE, line: n };
-    else if (it !== null && typeof it === 'object' && 'text' in it) yield it as RawLine;
-    else yield { text: '', spec: it, source: SOURCE, line: n };
-  }
+/**
+ * The items as raw lines. The caller's iterator is taken at once, not when the run first pulls
+ * (after DEST and its lock are ready): some sources start producing as soon as they exist and
+ * drop what nobody listens to yet (a readline interface does).
+ */
+export function toLines(items: Iterable<DownloadItem> | AsyncIterable<DownloadItem>): AsyncIterable<RawLine> {
+  const it: Iterator<DownloadItem> | AsyncIterator<DownloadItem> =
+    Symbol.asyncIterator in items ? items[Symbol.asyncIterator]() : items[Symbol.iterator]();
+  return {
+    [Symbol.asyncIterator]: () => {
+      let n = 0;
+      return {
+        async next(): Promise<IteratorResult<RawLine>> {
+          const r = await it.next();
+          if (r.done) return { value: undefined, done: true };
+          n++;
+          const x = r.value;
+          if (typeof x === 'string') return { value: { text: x, source: SOURCE, line: n }, done: false };
+          if (x !== null && typeof x === 'object' && 'text' in x) return { value: x as RawLine, done: false };
+          return { value: { text: '', spec: x, source: SOURCE, line: n }, done: false };
+        },
+        async return(): Promise<IteratorResult<RawLine>> {
+          await it.return?.();
+          return { value: undefined, done: true };
+        },
+      };
+    },
+  };
 }

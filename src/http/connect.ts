@@ -29,7 +29,7 @@ export function proxyFor(target: URL, explicit: string | undefined, env: Record<
 }
 
 /** NO_PROXY: comma/space separated host names, domain suffixes (`.example.com` or `example.com`), `*`, optional `:port`. */
-export function matchesNoProxy(target: URL, noProxy: string): boolean {
+function matchesNoProxy(target: URL, noProxy: string): boolean {
   const host = target.hostname.replace(/^\[|\]$/g, '').toLowerCase();
   const port = target.port || (target.protocol === 'https:' ? '443' : '80');
   for (let entry of noProxy.split(/[\s,]+/)) {
@@ -49,7 +49,7 @@ export function matchesNoProxy(target: URL, noProxy: string): boolean {
   return false;
 }
 
-export interface ConnectorOptions {
+interface ConnectorOptions {
   origin: string;
   timeoutMs: number;
   insecure: boolean;

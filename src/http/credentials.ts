@@ -7,9 +7,9 @@
 // Pure functions, table-tested; transfer.ts asks once per request for the headers to send.
 
 /** Header names (lower case) that carry credentials. */
-export const CREDENTIAL_HEADERS = ['authorization', 'cookie', 'proxy-authorization'] as const;
+const CREDENTIAL_HEADERS = ['authorization', 'cookie', 'proxy-authorization'] as const;
 
-export interface NetrcEntry {
+interface NetrcEntry {
   login?: string;
   password?: string;
 }
@@ -85,7 +85,7 @@ export function requestHeaders(
 }
 
 /** The netrc entry for a host (and a login, when the URL names one), or the default entry. */
-export function netrcFor(netrc: Netrc, host: string, login?: string): NetrcEntry | undefined {
+function netrcFor(netrc: Netrc, host: string, login?: string): NetrcEntry | undefined {
   const h = host.replace(/^\[|\]$/g, '').toLowerCase();
   const entry = netrc.get(h) ?? netrc.get('');
   if (!entry) return undefined;

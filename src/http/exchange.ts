@@ -10,7 +10,7 @@ import type { Dispatcher } from 'undici';
 import type { Watchdog, Watched } from './watchdog.js';
 import { errorCode } from '../errors.js';
 
-export type ResponseHeaders = Record<string, string | string[] | undefined>;
+type ResponseHeaders = Record<string, string | string[] | undefined>;
 
 export interface Head {
   status: number;
@@ -37,18 +37,18 @@ export interface BodySink {
  * read the body away. A throw makes the exchange reject with that error once the body is read away,
  * so the socket stays reusable.
  */
-export type Decide = (head: Head) => BodySink | undefined;
+type Decide = (head: Head) => BodySink | undefined;
 
 /** An unwanted body (an error page, a redirect) bigger than this costs the socket instead. */
 const DISCARD_LIMIT = 256 << 10;
 
-export interface RequestSpec {
+interface RequestSpec {
   path: string;
   headers: Record<string, string>;
 }
 
 /** Limits on one exchange beyond undici's own timers. */
-export interface Guard {
+interface Guard {
   /** Aborts the exchange when no final head or body byte came for --timeout. */
   watchdog?: Watchdog;
   /** Time left to the item (--max-time), in ms; the exchange fails when it runs out. */

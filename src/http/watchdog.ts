@@ -61,7 +61,7 @@ function seconds(ms: number): string {
 }
 
 /** No progress for --timeout (retryable, like any timeout). */
-export function stalled(idleMs: number): Error {
+function stalled(idleMs: number): Error {
   return Object.assign(new Error(`timed out: no data for ${seconds(idleMs)} (--timeout; interim 1xx answers are not progress)`), {
     code: 'BULKGET_STALLED',
   });

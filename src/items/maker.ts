@@ -10,13 +10,13 @@ import type { NameAllocator } from './names.js';
 
 export type Layout = 'flat' | 'tree';
 
-export interface ItemOptions {
+interface ItemOptions {
   layout: Layout;
   shard?: Shard;
   names: NameAllocator;
 }
 
-export type ItemOrInvalid = { item: Item } | { invalid: InvalidInput } | null;
+type ItemOrInvalid = { item: Item } | { invalid: InvalidInput } | null;
 
 /** Turns one raw line into an item, an invalid record, or null (comment, duplicate, other shard). */
 export class ItemMaker {

@@ -15,7 +15,7 @@ export function nameFromUrl(url: URL): string {
   return decoded === '' ? 'index.html' : sanitizeSegment(decoded);
 }
 
-export type OutPathCheck = { ok: true; path: string } | { ok: false; reason: string };
+type OutPathCheck = { ok: true; path: string } | { ok: false; reason: string };
 
 /** Checks an output path given in the input and returns it sanitised and '/'-separated. */
 export function checkOutPath(out: string): OutPathCheck {

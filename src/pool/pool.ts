@@ -14,8 +14,9 @@
 import type { Client } from 'undici';
 import type { Lease, Slots } from '../types.js';
 import { Deque } from './deque.js';
+import { Endpoint, type Slot, type Waiter } from './endpoint.js';
 
-export interface PoolOptions {
+interface PoolOptions {
   /** Total slots; 0 = unlimited. */
   limit: number;
   /** Slots per endpoint (scheme, host, port); 0 = unlimited. */
@@ -28,27 +29,7 @@ export interface PoolOptions {
   onSocket?: (delta: 1 | -1) => void;
 }
 
-interface Waiter {
-  resolve: (lease: Lease) => void;
-  reject: (err: Error) => void;
-}
-
-interface Slot {
-  client: Client;
-  ep: Endpoint;
-}
-
-class Endpoint {
-  slots = 0; // live Clients of this endpoint (idle + leased)
-  readonly idle: Slot[] = []; // LIFO: the most recently used socket is the warmest
-  readonly waiters = new Deque<Waiter>();
-  pausedUntil = 0; // Retry-After on a 429/503 pauses the whole endpoint
-  nextStart = 0; // --rate spacing
-  inReady = false;
-  constructor(readonly origin: string) {}
-}
-
-export class PoolClosedError extends Error {
+class PoolClosedError extends Error {
   constructor() {
     super('the connection pool was closed');
   }

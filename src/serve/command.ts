@@ -3,7 +3,7 @@
 
 import { startFlagServer, type FlagServer, type ServeMode } from './server.js';
 
-export interface ServeCommandOptions {
+interface ServeCommandOptions {
   host: string;
   localPort: number;
   delayPort: number;

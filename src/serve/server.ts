@@ -1,8 +1,8 @@
 // The bundled flag server: the same flag files behind three behaviours (LOCAL, DELAY, ERROR), so
 // bulkget can be shown and tested against a well-behaved, a slow and a faulty server with no network.
 
-import { createHash } from 'node:crypto';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { loadFlags, mulberry32 } from './flags.js';
+import { ifRangeMatches, parseRange, weakMatch, type RangeResult } from './http.js';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -32,66 +32,7 @@ export interface FlagServer {
   close(): Promise<void>;
 }
 
-export type FaultKind = '500' | '503' | 'reset' | 'cut';
-
-interface Flag {
-  body: Buffer;
-  etag: string;
-  lastModified: string; // IMF-fixdate
-  lastModifiedMs: number; // whole seconds, as HTTP dates carry no finer resolution
-}
-
-// Works from src/serve/ (tsx) and dist/serve/ (built) alike, and keeps the package self-contained.
-const FIXTURES = new URL('../../fixtures/', import.meta.url);
-const FLAGS_DIR = new URL('flags/', FIXTURES);
-
-// One copy of the flags per process: `flags` starts an embedded server and tests start many.
-let flagCache: Promise<ReadonlyMap<string, Flag>> | undefined;
-
-function loadFlags(): Promise<ReadonlyMap<string, Flag>> {
-  if (!flagCache) {
-    flagCache = readAllFlags().catch((e: unknown) => {
-      // A failed load must not poison later attempts (e.g. a test that fixes the folder).
-      flagCache = undefined;
-      throw e;
-    });
-  }
-  return flagCache;
-}
-
-async function readAllFlags(): Promise<ReadonlyMap<string, Flag>> {
-  let names: string[];
-  try {
-    names = await readdir(FLAGS_DIR);
-  } catch (e) {
-    throw new Error(`cannot read the bundled flags in ${FLAGS_DIR.pathname}: ${errorText(e)}`);
-  }
-  const entries = await Promise.all(
-    names
-      .filter((n) => /^[a-z]{2}\.gif$/.test(n))
-      .map(async (name): Promise<[string, Flag]> => {
-        const file = new URL(name, FLAGS_DIR);
-        const [body, st] = await Promise.all([readFile(file), stat(file)]);
-        const lastModifiedMs = Math.floor(st.mtimeMs / 1000) * 1000;
-        const etag = `"${createHash('sha1').update(body).digest('hex').slice(0, 16)}"`;
-        return [name.slice(0, 2), { body, etag, lastModified: new Date(lastModifiedMs).toUTCString(), lastModifiedMs }];
-      }),
-  );
-  if (entries.length === 0) throw new Error(`no flag images found in ${FLAGS_DIR.pathname}`);
-  return new Map(entries);
-}
-
-/** mulberry32: tiny, fast and good enough to make fault sequences reproducible from a seed. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+type FaultKind = '500' | '503' | 'reset' | 'cut';
 
 function errorText(e: unknown): string {
   const msg = e instanceof Error ? e.message : String(e);
@@ -100,51 +41,6 @@ function errorText(e: unknown): string {
 
 const FLAG_PATH = /^\/flags\/([a-z]{2})\/([a-z]{2})\.gif$/;
 
-/** Entity tags in an If-None-Match / If-Range list; `*` comes back as itself. */
-function parseEtagList(value: string): string[] {
-  if (value.trim() === '*') return ['*'];
-  return value.match(/(?:W\/)?"[^"]*"/g) ?? [];
-}
-
-function weakMatch(list: string, etag: string): boolean {
-  return parseEtagList(list).some((t) => t === '*' || t.replace(/^W\//, '') === etag);
-}
-
-type RangeResult = { start: number; end: number } | 'unsatisfiable' | null;
-
-/**
- * One byte range, or null when the header is to be ignored (not bytes, malformed, or several
- * ranges: RFC 9110 lets a server answer those with the full representation).
- */
-function parseRange(value: string, len: number): RangeResult {
-  const m = /^\s*bytes\s*=(.*)$/i.exec(value);
-  if (!m) return null;
-  const specs = m[1]!.split(',').map((s) => s.trim()).filter((s) => s !== '');
-  if (specs.length !== 1) return null;
-  const r = /^(\d*)-(\d*)$/.exec(specs[0]!);
-  if (!r) return null;
-  const [, a, b] = r as unknown as [string, string, string];
-  if (a === '' && b === '') return null;
-  if (a === '') {
-    const n = Number(b);
-    if (n === 0 || len === 0) return 'unsatisfiable';
-    return { start: Math.max(0, len - n), end: len - 1 };
-  }
-  const start = Number(a);
-  if (b !== '' && Number(b) < start) return null;
-  if (start >= len) return 'unsatisfiable';
-  return { start, end: b === '' ? len - 1 : Math.min(Number(b), len - 1) };
-}
-
-/** If-Range holds when its strong ETag or its exact date names the current representation. */
-function ifRangeMatches(value: string, flag: Flag): boolean {
-  const v = value.trim();
-  if (v.startsWith('"') || v.startsWith('W/')) return v === flag.etag; // weak tags never match here
-  const t = Date.parse(v);
-  return !Number.isNaN(t) && t === flag.lastModifiedMs;
-}
-
-// Control characters in a logged path could drive the operator's terminal.
 function printable(s: string): string {
   return s.replace(/[\x00-\x1f\x7f]/g, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0').toUpperCase()}`);
 }

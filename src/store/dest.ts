@@ -59,7 +59,7 @@ export async function prepareDest(dest: string): Promise<string> {
 }
 
 /** Partial files live in DEST/.bulkget/partial: a folder no item can name (see naming.ts). */
-export const PARTIAL_DIR = 'partial';
+const PARTIAL_DIR = 'partial';
 
 /** A folder of our own records: a symlink there would carry our writes out of DEST. */
 async function checkOwnDir(dir: string): Promise<void> {

@@ -60,13 +60,13 @@ function createFresh(part: string): number {
 }
 
 /** Writes all of `buf` at the descriptor's position (a short write is continued). */
-export function writeAll(fd: number, buf: Uint8Array): void {
+function writeAll(fd: number, buf: Uint8Array): void {
   let off = 0;
   while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
 }
 
 /** Writes the chunks in order: one writev, continued by plain writes after a short one. */
-export function writeChunks(fd: number, chunks: Buffer[]): void {
+function writeChunks(fd: number, chunks: Buffer[]): void {
   if (chunks.length === 1) return writeAll(fd, chunks[0]!);
   if (chunks.length === 0) return;
   let done = writevSync(fd, chunks);

@@ -30,24 +30,24 @@ export class BodyBudget {
 }
 
 /** A counter a body adds its bytes to (the run's stats, the item's result). */
-export interface ByteCounter {
+interface ByteCounter {
   bytes: number;
 }
 
 /** How a response body is paused, resumed or stopped (the exchange's dispatch controller). */
-export interface Flow {
+interface Flow {
   resume(): void;
   abort(err: Error): void;
 }
 
-export class FileTooBig extends Error {
+class FileTooBig extends Error {
   readonly code = 'BULKGET_TOO_BIG';
   constructor(max: number) {
     super(`file grew past --max-filesize (${max} bytes)`);
   }
 }
 
-export interface BodyFileOptions {
+interface BodyFileOptions {
   part: string;
   /** Where the body starts in the file (a resumed partial's length), 0 for a whole body. */
   offset: number;

@@ -7,20 +7,9 @@ import { mkdir, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Hash128 } from '../hash.js';
 import { OffsetIndex } from './offset-index.js';
+import { readRecordAt, scanLog, type StateRecord } from './state-log.js';
 
-export type RecordKind = 'done' | 'part' | 'gone';
-
-/** One line of DEST/.bulkget/state.jsonl. */
-export interface StateRecord {
-  p: string; // path relative to DEST
-  u: string; // URL ('' for gone)
-  e?: string; // ETag
-  m?: string; // Last-Modified
-  s?: number; // size in bytes
-  k: RecordKind;
-}
-
-export interface Validators {
+interface Validators {
   etag?: string;
   lastModified?: string;
   size?: number;
@@ -34,16 +23,6 @@ const COMPACT_MIN_LINES = 100_000;
 // The shortest line is about 30 bytes: below this size the log cannot hold COMPACT_MIN_LINES, so
 // close() does not even scan it to decide.
 const COMPACT_MIN_BYTES = COMPACT_MIN_LINES * 30;
-
-function parseRecord(text: string): StateRecord | undefined {
-  try {
-    const r = JSON.parse(text) as StateRecord;
-    if (r && typeof r.p === 'string' && (r.k === 'done' || r.k === 'part' || r.k === 'gone')) return r;
-  } catch {
-    // a torn or foreign line: ignored
-  }
-  return undefined;
-}
 
 interface Pending {
   rel: string;
@@ -182,7 +161,7 @@ export class StateStore {
     const { h1, h2 } = this.hash.begin(0).feed(rel).end();
     const off = this.index!.get(h1, h2);
     if (off < 0) return undefined;
-    const rec = await this.readAt(off);
+    const rec = await readRecordAt(this.rfh, off);
     // Fingerprints can collide: only the record itself proves it is about this path.
     if (!rec || rec.p !== rel || rec.k === 'gone') return undefined;
     return rec;
@@ -200,61 +179,11 @@ export class StateStore {
     const index = new OffsetIndex();
     this.index = index;
     this.lines = 0;
-    const scanned = await this.scan(this.rfh, this.flushedEnd, (rec, offset) => {
+    const scanned = await scanLog(this.rfh, this.flushedEnd, (rec, offset) => {
       const { h1, h2 } = this.hash.begin(0).feed(rec.p).end();
       index.put(h1, h2, offset, rec.k === 'gone');
     });
     this.lines += scanned;
-  }
-
-  /**
-   * Calls fn for every complete, well-formed line in [0, limit). A last line without its
-   * newline (a torn write) is not complete and is skipped. Returns the number of complete lines.
-   */
-  private async scan(
-    fh: FileHandle,
-    limit: number,
-    fn: (rec: StateRecord, offset: number, raw: Buffer) => void,
-  ): Promise<number> {
-    let lines = 0;
-    let carry = Buffer.alloc(0);
-    let carryStart = 0; // file offset of carry[0]
-    let pos = 0;
-    const chunk = Buffer.alloc(READ_CHUNK);
-    while (pos < limit) {
-      const { bytesRead } = await fh.read(chunk, 0, Math.min(READ_CHUNK, limit - pos), pos);
-      if (bytesRead === 0) break;
-      const data = carry.length ? Buffer.concat([carry, chunk.subarray(0, bytesRead)]) : chunk.subarray(0, bytesRead);
-      const base = carry.length ? carryStart : pos;
-      pos += bytesRead;
-      let start = 0;
-      for (;;) {
-        const nl = data.indexOf(0x0a, start);
-        if (nl < 0) break;
-        if (nl > start) {
-          lines++;
-          const rec = parseRecord(data.toString('utf8', start, nl));
-          if (rec) fn(rec, base + start, data.subarray(start, nl + 1));
-        }
-        start = nl + 1;
-      }
-      // Copy: `data` may be the reused chunk buffer.
-      carry = Buffer.from(data.subarray(start));
-      carryStart = base + start;
-    }
-    return lines;
-  }
-
-  private async readAt(offset: number): Promise<StateRecord | undefined> {
-    let size = 4096;
-    for (;;) {
-      const buf = Buffer.alloc(size);
-      const { bytesRead } = await this.rfh.read(buf, 0, size, offset);
-      const nl = buf.subarray(0, bytesRead).indexOf(0x0a);
-      if (nl >= 0) return parseRecord(buf.toString('utf8', 0, nl));
-      if (bytesRead < size || size >= 64 << 20) return undefined;
-      size *= 4; // a very long URL
-    }
   }
 
   /** Rewrites the log with only the newest record per path (gone paths dropped). */
@@ -284,7 +213,7 @@ export class StateStore {
     let batch: Buffer[] = [];
     let batchBytes = 0;
     try {
-      await this.scan(this.rfh, limit, (rec, offset, raw) => {
+      await scanLog(this.rfh, limit, (rec, offset, raw) => {
         if (rec.k === 'gone') return;
         const { h1, h2 } = this.hash.begin(0).feed(rec.p).end();
         if (old.rawOffset(h1, h2) !== offset) return; // not the newest for its path

@@ -129,6 +129,8 @@ export class SmallFileWriter {
       const source = `var __name = (f) => f;\n(${writerThread.toString()})();`;
       const worker = new Worker(source, {
         eval: true,
+        // The host's flags are not the thread's business (--input-type, --import hooks...).
+        execArgv: [],
         workerData: shared,
         // It holds a few small messages at a time; the limits keep its heap small.
         resourceLimits: { maxOldGenerationSizeMb: 8, maxYoungGenerationSizeMb: 1 },
@@ -193,12 +195,13 @@ export class SmallFileWriter {
     this.tail = sent.end;
   }
 
-  private fail(err: Error): void {
-    // The thread is gone: what it had not answered is failed (those items report the error),
-    // and from now on files are written inline.
+  private fail(_err: Error): void {
+    // The thread is gone (it could not start, or died): what it had not answered is written
+    // here instead -- the bytes are still in the ring -- and so is every later file.
     this.failed = true;
-    for (const sent of this.inFlight.values()) for (const w of sent.waiters) w.reject(err);
+    const pending = [...this.inFlight.values()];
     this.inFlight.clear();
+    for (const sent of pending) this.writeInline(sent.jobs, sent);
     this.idle();
   }
 
@@ -222,13 +225,14 @@ export class SmallFileWriter {
 
 /**
  * The helper thread, run from its source text (so it must not use anything from this module's
- * scope). Same steps as writeSmallPart + commitPart in paths.ts: a fresh .part created with
+ * scope). Same steps as writeSmallPart + commitPart in files.ts: a fresh partial created with
  * O_EXCL | O_NOFOLLOW (never through a planted link), written, closed, renamed into place.
  */
 function writerThread(): void {
-  /* eslint-disable @typescript-eslint/no-require-imports */
-  const fs = require('node:fs') as typeof import('node:fs');
-  const { parentPort, workerData } = require('node:worker_threads') as typeof import('node:worker_threads');
+  // getBuiltinModule, not require: the evaluated source is read as an ES module when the host
+  // process runs with --input-type=module, and as CommonJS otherwise; this works in both.
+  const fs = process.getBuiltinModule('node:fs');
+  const { parentPort, workerData } = process.getBuiltinModule('node:worker_threads');
   const bytes = new Uint8Array(workerData as SharedArrayBuffer);
   const C = fs.constants;
   const FLAGS = C.O_WRONLY | C.O_CREAT | C.O_EXCL | (C.O_NOFOLLOW ?? 0);

@@ -18,7 +18,7 @@ const GATHER_LIMIT = 256 << 10;
 // Bodies at most this big need no resume record before their first byte.
 const SMALL_BODY = 1 << 20;
 
-export interface Request {
+interface Request {
   item: Item;
   url: URL;
   headers: Record<string, string>;

@@ -2,14 +2,14 @@
 
 import type { Item } from '../types.js';
 import type { Placement } from '../store/dest.js';
-import { commitNew, commitPart, discardPart, writeSmallPart } from '../store/files.js';
+import { commitNew, commitPart, writeSmallPart } from '../store/files.js';
 import type { BodyFile } from '../store/sink.js';
 import { sanitizeDispositionName } from '../naming/disposition.js';
 import type { Verdict } from './verdict.js';
 import { recordedUrl } from './plan.js';
 import type { TransferContext } from './context.js';
 
-export type Check = { ok: true } | { ok: false; retry: boolean; reason: string };
+type Check = { ok: true } | { ok: false; retry: boolean; reason: string };
 
 /**
  * Whether a body that ended is the file: as long as announced (else it was cut short: worth a
@@ -48,11 +48,6 @@ export async function commit(item: Item, place: Placement, file: BodyFile, v: Ex
   ctx.stats.bytesDone += written;
   ctx.state?.recordDone(finalRel, recordedUrl(item), { etag: v.etag, lastModified: v.lastModified, size: written });
   return finalRel;
-}
-
-/** A failed check's partial file is not worth keeping. */
-export function discardBody(place: Placement): void {
-  discardPart(place.part);
 }
 
 /**

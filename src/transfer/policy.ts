@@ -60,7 +60,7 @@ export function backoffMs(attempt: number, baseMs: number, capMs: number, random
   return Math.floor(random() * ceiling);
 }
 
-export interface RetryLimits {
+interface RetryLimits {
   retries: number;
   backoffBaseMs: number;
   maxRetryWaitMs: number;
@@ -68,7 +68,7 @@ export interface RetryLimits {
   maxTimeMs: number;
 }
 
-export type RetryStep = { kind: 'retry'; waitMs: number } | { kind: 'fail'; error: string };
+type RetryStep = { kind: 'retry'; waitMs: number } | { kind: 'fail'; error: string };
 
 /**
  * After a failure that another attempt may cure: wait and retry, or fail saying why. `retry` is
@@ -90,7 +90,7 @@ export function seconds(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000}s` : `${(ms / 1000).toFixed(1)}s`;
 }
 
-export type RedirectStep = { kind: 'follow'; url: URL } | { kind: 'fail'; error: string };
+type RedirectStep = { kind: 'follow'; url: URL } | { kind: 'fail'; error: string };
 
 /**
  * Where a redirect leads, or why it is refused: too many hops, an invalid or non-http(s) target,

@@ -21,11 +21,10 @@ import { conditionsFor, resumeFrom } from './plan.js';
 import { attempt, type AttemptResult } from './attempt.js';
 import { checkBody, commit } from './commit.js';
 import { isRetryableError, redirectStep, retryStep } from './policy.js';
-import type { Resume } from './verdict.js';
 import type { TransferContext } from './context.js';
 
 /** The run was stopped while this item was under way: it is neither done nor failed. */
-export class AbortedError extends Error {
+class AbortedError extends Error {
   constructor() {
     super('interrupted');
   }

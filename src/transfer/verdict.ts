@@ -4,7 +4,7 @@
 
 import { RETRYABLE_STATUS, parseRetryAfter, seconds } from './policy.js';
 
-export type ResponseHeaders = Record<string, string | string[] | undefined>;
+type ResponseHeaders = Record<string, string | string[] | undefined>;
 
 /** A leftover partial file that the request asks to continue (Range + If-Range). */
 export interface Resume {
@@ -38,7 +38,7 @@ export type Verdict =
   /** The partial file cannot be continued (range refused or answered wrongly): start clean. */
   | { kind: 'restart' };
 
-export function header(h: ResponseHeaders, name: string): string | undefined {
+function header(h: ResponseHeaders, name: string): string | undefined {
   const v = h[name];
   return Array.isArray(v) ? v[0] : v;
 }
@@ -108,7 +108,7 @@ export function classify(status: number, h: ResponseHeaders, asked: Asked, now =
  * ends, runs to the end of the file, agrees with Content-Length, and names the size recorded when
  * the partial was begun. Undefined otherwise.
  */
-export function resumedTotal(contentRange: string | undefined, resume: Resume, bodyLength: number): number | undefined {
+function resumedTotal(contentRange: string | undefined, resume: Resume, bodyLength: number): number | undefined {
   const m = contentRange ? /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(contentRange.trim()) : null;
   if (!m) return undefined;
   const first = Number(m[1]);

@@ -1,6 +1,6 @@
 // What the displays and reports attach to: anything that emits DownloadEvents (a Download).
 
-import type { DownloadEvents, FailureEntry, InvalidInput, ItemResult } from '../types.js';
+import type { DownloadEvents } from '../types.js';
 
 export interface EventSource {
   on<K extends keyof DownloadEvents>(event: K, listener: (...args: DownloadEvents[K]) => void): unknown;

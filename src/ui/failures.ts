@@ -9,14 +9,14 @@ import { maskUrl } from '../text.js';
 import { errorText, type EventSource } from './events.js';
 
 /** The failure entry of a result, or undefined when the item did not fail. */
-export function failureOfResult(r: ItemResult): FailureEntry | undefined {
+function failureOfResult(r: ItemResult): FailureEntry | undefined {
   if (r.outcome !== 'failed' && r.outcome !== 'notFound') return undefined;
   const e: FailureEntry = { url: maskUrl(r.url), error: errorText(r.error, r.status), attempts: r.attempts, kind: r.outcome };
   if (r.status !== undefined) e.status = r.status;
   return e;
 }
 
-export function failureOfInvalid(inv: InvalidInput): FailureEntry {
+function failureOfInvalid(inv: InvalidInput): FailureEntry {
   return { url: inv.text, error: inv.reason, attempts: 0, kind: 'invalid', source: inv.source, line: inv.line };
 }
 

@@ -1,0 +1,78 @@
+// Reading the state log (see state.ts): every well-formed line in order, or one record at an
+// offset. A torn last line (a crash mid-write) is skipped, a foreign line ignored.
+
+import type { FileHandle } from 'node:fs/promises';
+
+const READ_CHUNK = 1 << 20;
+
+type RecordKind = 'done' | 'part' | 'gone';
+
+/** One line of DEST/.bulkget/state.jsonl. */
+export interface StateRecord {
+  p: string; // path relative to DEST
+  u: string; // URL ('' for gone)
+  e?: string; // ETag
+  m?: string; // Last-Modified
+  s?: number; // size in bytes
+  k: RecordKind;
+}
+
+export function parseRecord(text: string): StateRecord | undefined {
+  try {
+    const r = JSON.parse(text) as StateRecord;
+    if (r && typeof r.p === 'string' && (r.k === 'done' || r.k === 'part' || r.k === 'gone')) return r;
+  } catch {
+    // a torn or foreign line: ignored
+  }
+  return undefined;
+}
+
+/**
+ * Calls fn for every complete, well-formed line in [0, limit). A last line without its
+ * newline (a torn write) is not complete and is skipped. Returns the number of complete lines.
+ */
+export async function scanLog(
+  fh: FileHandle,
+  limit: number,
+  fn: (rec: StateRecord, offset: number, raw: Buffer) => void,
+): Promise<number> {
+  let lines = 0;
+  let carry = Buffer.alloc(0);
+  let carryStart = 0; // file offset of carry[0]
+  let pos = 0;
+  const chunk = Buffer.alloc(READ_CHUNK);
+  while (pos < limit) {
+    const { bytesRead } = await fh.read(chunk, 0, Math.min(READ_CHUNK, limit - pos), pos);
+    if (bytesRead === 0) break;
+    const data = carry.length ? Buffer.concat([carry, chunk.subarray(0, bytesRead)]) : chunk.subarray(0, bytesRead);
+    const base = carry.length ? carryStart : pos;
+    pos += bytesRead;
+    let start = 0;
+    for (;;) {
+      const nl = data.indexOf(0x0a, start);
+      if (nl < 0) break;
+      if (nl > start) {
+        lines++;
+        const rec = parseRecord(data.toString('utf8', start, nl));
+        if (rec) fn(rec, base + start, data.subarray(start, nl + 1));
+      }
+      start = nl + 1;
+    }
+    // Copy: `data` may be the reused chunk buffer.
+    carry = Buffer.from(data.subarray(start));
+    carryStart = base + start;
+  }
+  return lines;
+}
+
+export async function readRecordAt(fh: FileHandle, offset: number): Promise<StateRecord | undefined> {
+  let size = 4096;
+  for (;;) {
+    const buf = Buffer.alloc(size);
+    const { bytesRead } = await fh.read(buf, 0, size, offset);
+    const nl = buf.subarray(0, bytesRead).indexOf(0x0a);
+    if (nl >= 0) return parseRecord(buf.toString('utf8', 0, nl));
+    if (bytesRead < size || size >= 64 << 20) return undefined;
+    size *= 4; // a very long URL
+  }
+}
