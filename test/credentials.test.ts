@@ -10,6 +10,7 @@ import { basicAuth, parseNetrc, requestHeaders, withoutUserinfo, type Credential
 import { runCli, runWithReport } from './helpers/cli.js';
 import { startRawServer, type RawServer } from './helpers/raw.js';
 import { startFaultServer } from './helpers/faults.js';
+import { fetchAll } from './helpers/lib.js';
 import { tempDirs } from './helpers/tmp.js';
 
 const tmp = tempDirs('creds');
@@ -115,9 +116,9 @@ test('a redirect to another origin drops -H Authorization and Cookie; --location
   a.file('/z.bin', { size: 50 });
   a.file('/t', { script: [{ status: 301, headers: { Location: b.url('/y.bin') } }] });
   const dest = tmp();
-  const creds = ['-H', 'Authorization: Bearer s3cret', '-H', 'Cookie: session=abc', '-H', 'Proxy-Authorization: Basic cHg='];
-  const r = await runWithReport(['-d', dest, ...creds, a.url('/a'), a.url('/same')]);
-  assert.equal(r.code, 0, r.stderr);
+  const headers = { Authorization: 'Bearer s3cret', Cookie: 'session=abc', 'Proxy-Authorization': 'Basic cHg=' };
+  const r = await fetchAll([a.url('/a'), a.url('/same')], { dest, headers });
+  assert.equal(r.code, 0, JSON.stringify(r.summary.failures));
   assert.equal(a.hits('/a')[0]!.headers.authorization, 'Bearer s3cret');
   const atB = b.hits('/x.bin')[0]!.headers;
   assert.equal(atB.authorization, undefined);
@@ -126,8 +127,8 @@ test('a redirect to another origin drops -H Authorization and Cookie; --location
   // Same origin: kept.
   assert.equal(a.hits('/z.bin')[0]!.headers.cookie, 'session=abc');
 
-  const trusted = await runWithReport(['-d', tmp(), '--location-trusted', ...creds, a.url('/t')]);
-  assert.equal(trusted.code, 0, trusted.stderr);
+  const trusted = await fetchAll([a.url('/t')], { dest: tmp(), locationTrusted: true, headers });
+  assert.equal(trusted.code, 0, JSON.stringify(trusted.summary.failures));
   assert.equal(b.hits('/y.bin')[0]!.headers.authorization, 'Bearer s3cret');
   assert.equal(b.hits('/y.bin')[0]!.headers.cookie, 'session=abc');
 });
@@ -138,8 +139,8 @@ test('https -> http on the same host drops the credentials (CVE-2018-1000007)', 
   const plainHttp = await raw(t);
   plainHttp.file('/down.bin', { size: 10 });
   secure.fixed('/up', { status: 302, location: plainHttp.url('/down.bin') });
-  const r = await runWithReport(['-d', tmp(), '-k', '-H', 'Authorization: Bearer s3cret', '-H', 'Cookie: k=v', secure.url('/up')]);
-  assert.equal(r.code, 0, r.stderr);
+  const r = await fetchAll([secure.url('/up')], { dest: tmp(), insecure: true, headers: { 'Authorization': 'Bearer s3cret', 'Cookie': 'k=v' } });
+  assert.equal(r.code, 0, JSON.stringify(r.summary.failures));
   assert.equal(secure.hits('/up')[0]!.headers.authorization, 'Bearer s3cret');
   assert.equal(plainHttp.hits('/down.bin')[0]!.headers.authorization, undefined);
   assert.equal(plainHttp.hits('/down.bin')[0]!.headers.cookie, undefined);
@@ -186,13 +187,13 @@ test('--netrc-file and --netrc supply per-host credentials; an unreadable --netr
   s.file('/n.bin', { size: 10 });
   const dir = tmp();
   writeFileSync(path.join(dir, 'creds'), `machine 127.0.0.1 login nina password "n pass"\n`);
-  const r = await runWithReport(['-d', path.join(dir, 'd1'), '--netrc-file', path.join(dir, 'creds'), s.url('/n.bin')]);
-  assert.equal(r.code, 0, r.stderr);
+  const r = await fetchAll([s.url('/n.bin')], { dest: path.join(dir, 'd1'), netrc: path.join(dir, 'creds') });
+  assert.equal(r.code, 0, JSON.stringify(r.summary.failures));
   assert.equal(s.hits('/n.bin')[0]!.headers.authorization, basicAuth('nina', 'n pass'));
 
   writeFileSync(path.join(dir, '.netrc'), `default login dflt password dp\n`);
-  const home = await runWithReport(['-d', path.join(dir, 'd2'), '--netrc', s.url('/n.bin')], { env: { HOME: dir } });
-  assert.equal(home.code, 0, home.stderr);
+  const home = await fetchAll([s.url('/n.bin')], { dest: path.join(dir, 'd2'), netrc: true, env: { ...process.env, HOME: dir } });
+  assert.equal(home.code, 0, JSON.stringify(home.summary.failures));
   assert.equal(s.hits('/n.bin')[1]!.headers.authorization, basicAuth('dflt', 'dp'));
 
   const bad = await runCli(['-d', path.join(dir, 'd3'), '--netrc-file', path.join(dir, 'nope'), s.url('/n.bin')]);
@@ -205,8 +206,8 @@ test('an http:// proxy with user:password gets Proxy-Authorization on every requ
   const proxy = await raw(t);
   // The "proxy" answers the absolute-form requests itself, as a caching proxy would.
   proxy.file('/via.bin', { size: 20 });
-  const r = await runWithReport(['-d', tmp(), '--proxy', `http://pu:pp@127.0.0.1:${proxy.port}`, 'http://target.invalid/via.bin']);
-  assert.equal(r.code, 0, r.stderr);
+  const r = await fetchAll(['http://target.invalid/via.bin'], { dest: tmp(), proxy: `http://pu:pp@127.0.0.1:${proxy.port}` });
+  assert.equal(r.code, 0, JSON.stringify(r.summary.failures));
   const hit = proxy.hits('/via.bin')[0]!;
   assert.equal(hit.target, 'http://target.invalid/via.bin');
   assert.equal(hit.headers['proxy-authorization'], basicAuth('pu', 'pp'));

@@ -1,5 +1,6 @@
-// Network faults end to end through the CLI: retries per fault kind, Retry-After, endpoint pauses,
-// timeouts, final statuses, redirects and request headers, as a fault-injecting server sees them.
+// Network faults end to end through the library (one black-box CLI case stays): retries per
+// fault kind, Retry-After, endpoint pauses, timeouts, final statuses, redirects and request
+// headers, as a fault-injecting server sees them.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -8,6 +9,8 @@ import path from 'node:path';
 import net from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { runWithReport } from './helpers/cli.js';
+import { fetchAll } from './helpers/lib.js';
+import type { DownloadOptions } from '../src/index.js';
 import { startFaultServer, type FaultServer } from './helpers/faults.js';
 import { tempDirs } from './helpers/tmp.js';
 
@@ -15,6 +18,8 @@ const tmp = tempDirs('faults');
 
 
 const run = (args: string[], stdin = '') => runWithReport(args, { stdin });
+/** The list as the library takes it: one item per line. */
+const get = (list: string, options: DownloadOptions) => fetchAll(list.split('\n').filter(Boolean), options);
 
 async function server(t: { after: (fn: () => Promise<void>) => void }): Promise<FaultServer> {
   const s = await startFaultServer();
@@ -39,10 +44,10 @@ test('each retryable fault, then success: every file correct, one retry each, co
   } as const;
   const routes = Object.entries(kinds).map(([name, fault]) => s.route(`/${name}.bin`, { size: 3000, script: [fault] }));
   const dest = tmp();
-  const r = await run(['-d', dest, '--timeout', '1s', '--retry-delay', '50ms'], routes.map((x) => s.url(x.path)).join('\n'));
-  assert.equal(r.code, 0, r.stderr);
-  assert.equal(r.report.counts.downloaded, routes.length);
-  assert.equal(r.report.retries, routes.length);
+  const r = await get(routes.map((x) => s.url(x.path)).join('\n'), { dest, timeout: 1000, retryDelay: 50 });
+  assert.equal(r.code, 0, JSON.stringify(r.summary.failures));
+  assert.equal(r.summary.counts.downloaded, routes.length);
+  assert.equal(r.summary.retries, routes.length);
   for (const route of routes) {
     assert.equal(s.hits(route.path).length, 2, route.path);
     assert.deepEqual(readFileSync(path.join(dest, route.path.slice(1))), route.body, route.path);
@@ -54,9 +59,9 @@ test('several faults in a row on one item: reset, short, 503, then the file (-r 
   const s = await server(t);
   const route = s.route('/row.bin', { size: 50_000, script: ['reset', 'short', { status: 503, retryAfter: '0' }] });
   const dest = tmp();
-  const r = await run(['-d', dest, '-r', '3', '--retry-delay', '50ms'], s.url('/row.bin'));
-  assert.equal(r.code, 0, r.stderr);
-  assert.equal(r.report.retries, 3);
+  const r = await get(s.url('/row.bin'), { dest, retries: 3, retryDelay: 50 });
+  assert.equal(r.code, 0, JSON.stringify(r.summary.failures));
+  assert.equal(r.summary.retries, 3);
   // The bytes of the answer cut short are kept: the last attempt asks only for the rest.
   assert.deepEqual(s.hits('/row.bin').map((h) => h.answer), ['reset', 'short', '503', '206']);
   assert.deepEqual(readFileSync(path.join(dest, 'row.bin')), route.body);
@@ -66,13 +71,13 @@ test('--retries 0: a 503 fails at once with exit 1, and the report says why', as
   const s = await server(t);
   s.route('/once.bin', { script: [503] });
   const dest = tmp();
-  const r = await run(['-d', dest, '--retries', '0'], s.url('/once.bin'));
+  const r = await get(s.url('/once.bin'), { dest, retries: 0 });
   assert.equal(r.code, 1);
   assert.equal(s.hits('/once.bin').length, 1);
-  assert.equal(r.report.retries, 0);
-  assert.equal(r.report.counts.failed, 1);
-  assert.equal(r.report.failures.length, 1);
-  const f = r.report.failures[0]!;
+  assert.equal(r.summary.retries, 0);
+  assert.equal(r.summary.counts.failed, 1);
+  assert.equal(r.summary.failures.length, 1);
+  const f = r.summary.failures[0]!;
   assert.equal(f.kind, 'failed');
   assert.equal(f.status, 503);
   assert.equal(f.attempts, 1);
@@ -84,12 +89,12 @@ test('retries run out: -r 2 makes 3 attempts, then the item fails with the last 
   const s = await server(t);
   const ra = { status: 500, retryAfter: '0' };
   s.route('/bad.bin', { script: [ra, ra, ra, ra] });
-  const r = await run(['-d', tmp(), '-r', '2'], s.url('/bad.bin'));
+  const r = await get(s.url('/bad.bin'), { dest: tmp(), retries: 2 });
   assert.equal(r.code, 1);
   assert.equal(s.hits('/bad.bin').length, 3);
-  assert.equal(r.report.retries, 2);
-  assert.equal(r.report.failures[0]!.attempts, 3);
-  assert.match(r.report.failures[0]!.error, /500/);
+  assert.equal(r.summary.retries, 2);
+  assert.equal(r.summary.failures[0]!.attempts, 3);
+  assert.match(r.summary.failures[0]!.error, /500/);
 });
 
 test('a refused connection is retried, then fails with one line and exit 1', async () => {
@@ -101,34 +106,34 @@ test('a refused connection is retried, then fails with one line and exit 1', asy
       srv.close(() => resolve(p));
     });
   });
-  const r = await run(['-d', tmp(), '-r', '1', '--retry-delay', '50ms'], `http://127.0.0.2:${port}/x.bin`);
+  const r = await get(`http://127.0.0.2:${port}/x.bin`, { dest: tmp(), retries: 1, retryDelay: 50 });
   assert.equal(r.code, 1);
-  assert.equal(r.report.retries, 1);
-  assert.equal(r.report.failures[0]!.attempts, 2);
-  assert.equal(r.report.failures[0]!.status, null);
-  assert.match(r.report.failures[0]!.error, /connection refused/);
+  assert.equal(r.summary.retries, 1);
+  assert.equal(r.summary.failures[0]!.attempts, 2);
+  assert.equal(r.summary.failures[0]!.status, null);
+  assert.match(r.summary.failures[0]!.error, /connection refused/);
 });
 
 test('Retry-After: 1 is respected: the retry does not come sooner', async (t) => {
   const s = await server(t);
   const route = s.route('/ra.bin', { script: [{ status: 503, retryAfter: '1' }] });
   const dest = tmp();
-  const r = await run(['-d', dest], s.url('/ra.bin'));
-  assert.equal(r.code, 0, r.stderr);
+  const r = await get(s.url('/ra.bin'), { dest });
+  assert.equal(r.code, 0, JSON.stringify(r.summary.failures));
   const [first, second] = s.hits('/ra.bin');
   assert.ok(second, 'retried');
   // A timer may round a millisecond either way; the retry must not come meaningfully sooner.
   assert.ok(second.at - first!.at >= 995, `retry came after ${Math.round(second.at - first!.at)} ms`);
   assert.deepEqual(readFileSync(path.join(dest, 'ra.bin')), route.body);
-  assert.equal(r.report.retries, 1);
+  assert.equal(r.summary.retries, 1);
 });
 
 test('Retry-After as an HTTP-date is respected', async (t) => {
   const s = await server(t);
   const until = new Date(Date.now() + 2000).toUTCString();
   s.route('/date.bin', { script: [{ status: 429, retryAfter: until }] });
-  const r = await run(['-d', tmp()], s.url('/date.bin'));
-  assert.equal(r.code, 0, r.stderr);
+  const r = await get(s.url('/date.bin'), { dest: tmp() });
+  assert.equal(r.code, 0, JSON.stringify(r.summary.failures));
   const hits = s.hits('/date.bin');
   assert.equal(hits.length, 2);
   assert.ok(hits[1]!.wall >= Date.parse(until) - 5, `retried ${Date.parse(until) - hits[1]!.wall} ms before the date`);
@@ -137,11 +142,11 @@ test('Retry-After as an HTTP-date is respected', async (t) => {
 test('a Retry-After above --max-retry-wait fails the item at once, saying so', async (t) => {
   const s = await server(t);
   s.route('/later.bin', { script: [{ status: 503, retryAfter: '120' }] });
-  const r = await run(['-d', tmp(), '--max-retry-wait', '5s'], s.url('/later.bin'));
+  const r = await get(s.url('/later.bin'), { dest: tmp(), maxRetryWait: 5000 });
   assert.equal(r.code, 1);
   assert.equal(s.hits('/later.bin').length, 1);
-  assert.equal(r.report.retries, 0);
-  assert.match(r.report.failures[0]!.error, /retry after 120s.*--max-retry-wait/);
+  assert.equal(r.summary.retries, 0);
+  assert.match(r.summary.failures[0]!.error, /retry after 120s.*--max-retry-wait/);
 });
 
 test('a 429 with Retry-After pauses the whole endpoint; the waiting retry holds no slot; other hosts go on', async (t) => {
@@ -152,8 +157,8 @@ test('a 429 with Retry-After pauses the whole endpoint; the waiting retry holds 
   other.route('/c.bin');
   const dest = tmp();
   // -l 1: the one slot is free while a.bin waits for its retry, and another host may use it.
-  const r = await run(['-d', dest, '-l', '1'], [s.url('/a.bin'), s.url('/b.bin'), other.url('/c.bin')].join('\n'));
-  assert.equal(r.code, 0, r.stderr);
+  const r = await get([s.url('/a.bin'), s.url('/b.bin'), other.url('/c.bin')].join('\n'), { dest, limit: 1 });
+  assert.equal(r.code, 0, JSON.stringify(r.summary.failures));
   const a = s.hits('/a.bin');
   const b = s.hits('/b.bin');
   const c = other.hits('/c.bin');
@@ -171,10 +176,10 @@ test('a 429 pause on the last attempt still lets the items queued behind it run 
   const next = s.route('/next.bin');
   const dest = tmp();
   // -p 1: next.bin waits for the endpoint's one slot; last.bin gives up at once (-r 0).
-  const r = await run(['-d', dest, '-p', '1', '-r', '0'], [s.url('/last.bin'), s.url('/next.bin')].join('\n'));
+  const r = await get([s.url('/last.bin'), s.url('/next.bin')].join('\n'), { dest, perHost: 1, retries: 0 });
   assert.equal(r.code, 1);
-  assert.equal(r.report.counts.failed, 1);
-  assert.equal(r.report.counts.downloaded, 1, 'next.bin was not left behind');
+  assert.equal(r.summary.counts.failed, 1);
+  assert.equal(r.summary.counts.downloaded, 1, 'next.bin was not left behind');
   assert.deepEqual(readFileSync(path.join(dest, 'next.bin')), next.body);
   const gap = s.hits('/next.bin')[0]!.at - s.hits('/last.bin')[0]!.at;
   assert.ok(gap >= 995, `next.bin came ${Math.round(gap)} ms after the 429`);
@@ -188,9 +193,9 @@ test('--timeout is an idle timeout: a silent server fails, a slow but live body 
   const queued = s.route('/queued.bin', { size: 100 });
   const dest = tmp();
   // -p 1: queued.bin waits behind slow.bin (about 2 s) for its slot; that wait is not a timeout.
-  const r = await run(['-d', dest, '-r', '0', '-p', '1', '--timeout', '1s'], ['/hang.bin', '/stall.bin', '/slow.bin', '/queued.bin'].map((p) => s.url(p)).join('\n'));
+  const r = await get(['/hang.bin', '/stall.bin', '/slow.bin', '/queued.bin'].map((p) => s.url(p)).join('\n'), { dest, retries: 0, perHost: 1, timeout: 1000 });
   assert.equal(r.code, 1);
-  const errors = Object.fromEntries(r.report.failures.map((f) => [new URL(f.url).pathname, f.error]));
+  const errors = Object.fromEntries(r.summary.failures.map((f) => [new URL(f.url).pathname, f.error]));
   assert.deepEqual(Object.keys(errors).sort(), ['/hang.bin', '/stall.bin']);
   assert.match(errors['/hang.bin']!, /timed out/);
   assert.match(errors['/stall.bin']!, /timed out/);
@@ -204,14 +209,14 @@ test('--timeout is an idle timeout: a silent server fails, a slow but live body 
 test('404 is notFound, 403 is final: no retry, exit 1', async (t) => {
   const s = await server(t);
   s.route('/forbidden.bin', { script: [403] });
-  const r = await run(['-d', tmp(), '-r', '3'], [s.url('/missing.bin'), s.url('/forbidden.bin')].join('\n'));
+  const r = await get([s.url('/missing.bin'), s.url('/forbidden.bin')].join('\n'), { dest: tmp(), retries: 3 });
   assert.equal(r.code, 1);
-  assert.equal(r.report.counts.notFound, 1);
-  assert.equal(r.report.counts.failed, 1);
-  assert.equal(r.report.retries, 0);
+  assert.equal(r.summary.counts.notFound, 1);
+  assert.equal(r.summary.counts.failed, 1);
+  assert.equal(r.summary.retries, 0);
   assert.equal(s.hits('/missing.bin').length, 1);
   assert.equal(s.hits('/forbidden.bin').length, 1);
-  const nf = r.report.failures.find((f) => f.kind === 'notFound')!;
+  const nf = r.summary.failures.find((f) => f.kind === 'notFound')!;
   assert.equal(nf.status, 404);
 });
 
@@ -230,11 +235,11 @@ test('redirects: a chain is followed (named after the URL as given), loops, non-
   s.route('/hop5');
   const dest = tmp();
   const urls = ['/r1', '/loop1', '/ftp', '/file', '/hop0'].map((p) => s.url(p));
-  const r = await run(['-d', dest, '--max-redirects', '3'], urls.join('\n'));
+  const r = await get(urls.join('\n'), { dest, maxRedirects: 3 });
   assert.equal(r.code, 1);
-  assert.equal(r.report.counts.downloaded, 1);
+  assert.equal(r.summary.counts.downloaded, 1);
   assert.deepEqual(readFileSync(path.join(dest, 'r1')), fin.body);
-  const errors = Object.fromEntries(r.report.failures.map((f) => [new URL(f.url).pathname, f.error]));
+  const errors = Object.fromEntries(r.summary.failures.map((f) => [new URL(f.url).pathname, f.error]));
   assert.match(errors['/loop1']!, /loop/);
   assert.match(errors['/ftp']!, /ftp:/);
   assert.match(errors['/file']!, /file:/);
@@ -248,8 +253,8 @@ test('redirects: a chain is followed (named after the URL as given), loops, non-
 test('-H and -A reach the server, on every attempt', async (t) => {
   const s = await server(t);
   s.route('/h.bin', { script: [{ status: 503, retryAfter: '0' }] });
-  const r = await run(['-d', tmp(), '-H', 'X-Token: s3cret', '-H', 'Accept: image/*', '-A', 'probe/2.0'], s.url('/h.bin'));
-  assert.equal(r.code, 0, r.stderr);
+  const r = await get(s.url('/h.bin'), { dest: tmp(), userAgent: 'probe/2.0', headers: { 'X-Token': 's3cret', 'Accept': 'image/*' } });
+  assert.equal(r.code, 0, JSON.stringify(r.summary.failures));
   const hits = s.hits('/h.bin');
   assert.equal(hits.length, 2);
   for (const h of hits) {
@@ -262,8 +267,8 @@ test('-H and -A reach the server, on every attempt', async (t) => {
 test('the default User-Agent is bulkget/VERSION', async (t) => {
   const s = await server(t);
   s.route('/ua.bin');
-  const r = await run(['-d', tmp()], s.url('/ua.bin'));
-  assert.equal(r.code, 0, r.stderr);
+  const r = await get(s.url('/ua.bin'), { dest: tmp() });
+  assert.equal(r.code, 0, JSON.stringify(r.summary.failures));
   const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
   assert.equal(s.hits('/ua.bin')[0]!.headers['user-agent'], `bulkget/${version}`);
 });
@@ -273,8 +278,8 @@ test('a body cut short on a big file is continued within the run with Range + If
   const size = 3 << 20;
   const route = s.route('/cut.bin', { size, script: ['short'] });
   const dest = tmp();
-  const r = await run(['-d', dest, '--retry-delay', '50ms'], s.url('/cut.bin'));
-  assert.equal(r.code, 0, r.stderr);
+  const r = await get(s.url('/cut.bin'), { dest, retryDelay: 50 });
+  assert.equal(r.code, 0, JSON.stringify(r.summary.failures));
   const [first, second] = s.hits('/cut.bin');
   assert.equal(first!.answer, 'short');
   // It continues from what reached the .part: at most what the server sent (a client may lose
@@ -284,7 +289,7 @@ test('a body cut short on a big file is continued within the run with Range + If
   assert.equal(second!.headers['if-range'], route.etag);
   assert.equal(second!.answer, '206');
   assert.deepEqual(readFileSync(path.join(dest, 'cut.bin')), route.body);
-  assert.equal(r.report.bytes, size, 'no byte was fetched twice');
+  assert.equal(r.summary.bytes, size, 'no byte was fetched twice');
 });
 
 test('--connect-timeout: a server that accepts but never finishes the TLS handshake', async (t) => {
@@ -297,9 +302,9 @@ test('--connect-timeout: a server that accepts but never finishes the TLS handsh
     silent.close();
   });
   const port = (silent.address() as net.AddressInfo).port;
-  const r = await run(['-d', tmp(), '-r', '0', '--connect-timeout', '1s', '--timeout', '30s'], `https://127.0.0.1:${port}/x.bin`);
+  const r = await get(`https://127.0.0.1:${port}/x.bin`, { dest: tmp(), retries: 0, connectTimeout: 1000, timeout: 30_000 });
   assert.equal(r.code, 1);
-  assert.match(r.report.failures[0]!.error, /connect timeout/);
+  assert.match(r.summary.failures[0]!.error, /connect timeout/);
 });
 
 test('--rate N: requests to one endpoint start at least 1/N s apart; another endpoint is not slowed', async (t) => {
@@ -308,8 +313,8 @@ test('--rate N: requests to one endpoint start at least 1/N s apart; another end
   const names = ['r0', 'r1', 'r2', 'r3', 'r4'];
   for (const n of names) s.route(`/${n}.bin`, { size: 100 });
   for (const n of names) other.route(`/${n}.bin`, { size: 100 });
-  const r = await run(['-d', tmp(), '--rate', '5'], [...names.map((n) => s.url(`/${n}.bin`)), ...names.map((n) => `${other.url(`/${n}.bin`)} other/${n}.bin`)].join('\n'));
-  assert.equal(r.code, 0, r.stderr);
+  const r = await get([...names.map((n) => s.url(`/${n}.bin`)), ...names.map((n) => `${other.url(`/${n}.bin`)} other/${n}.bin`)].join('\n'), { dest: tmp(), rate: 5 });
+  assert.equal(r.code, 0, JSON.stringify(r.summary.failures));
   for (const srv of [s, other]) {
     const times = srv.requests.map((x) => x.at).sort((a, b) => a - b);
     assert.equal(times.length, 5);
@@ -329,8 +334,8 @@ test('bytes are stored as sent: a gzip Content-Encoding is not decoded', async (
   const gz = gzipSync(Buffer.from('hello '.repeat(100)));
   s.route('/page.html.gz', { body: gz, headers: { 'content-encoding': 'gzip' } });
   const dest = tmp();
-  const r = await run(['-d', dest], s.url('/page.html.gz'));
-  assert.equal(r.code, 0, r.stderr);
+  const r = await get(s.url('/page.html.gz'), { dest });
+  assert.equal(r.code, 0, JSON.stringify(r.summary.failures));
   assert.deepEqual(readFileSync(path.join(dest, 'page.html.gz')), gz);
 });
 
@@ -338,11 +343,11 @@ test('a 304 to a request that had no condition is not "unchanged"', async (t) =>
   const s = await server(t);
   s.fixed('/odd304.bin', { status: 304 });
   const dest = tmp();
-  const r = await run(['-d', dest, '-r', '0'], s.url('/odd304.bin'));
+  const r = await get(s.url('/odd304.bin'), { dest, retries: 0 });
   assert.equal(r.code, 1);
-  assert.equal(r.report.counts.unchanged, 0);
-  assert.equal(r.report.counts.failed, 1);
-  assert.match(r.report.failures[0]!.error, /304/);
+  assert.equal(r.summary.counts.unchanged, 0);
+  assert.equal(r.summary.counts.failed, 1);
+  assert.match(r.summary.failures[0]!.error, /304/);
 });
 
 test('an answer that is not HTTP fails the item with one line', async (t) => {
@@ -370,7 +375,7 @@ test('an informational 103 before the answer is passed over: the file is the 200
   t.after(() => new Promise<void>((r) => srv.close(() => r())));
   const port = (srv.address() as net.AddressInfo).port;
   const dest = tmp();
-  const r = await run(['-d', dest, '-r', '0'], `http://127.0.0.1:${port}/hinted.txt`);
-  assert.equal(r.code, 0, r.stderr);
+  const r = await get(`http://127.0.0.1:${port}/hinted.txt`, { dest, retries: 0 });
+  assert.equal(r.code, 0, JSON.stringify(r.summary.failures));
   assert.deepEqual(readFileSync(path.join(dest, 'hinted.txt')), body);
 });

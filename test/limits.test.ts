@@ -1,11 +1,13 @@
-// The heart of the contract, end to end through the CLI: connection limits as a server sees them.
+// The heart of the contract: connection limits as a server sees them, through the library (and the
+// CLI for streamed stdin).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { runCli, spawnCli, collect } from './helpers/cli.js';
+import { spawnCli, collect } from './helpers/cli.js';
+import { fetchAll } from './helpers/lib.js';
 import { bodyFor, startServer, type Counter } from './helpers/server.js';
 
 const tmp = () => mkdtempSync(path.join(tmpdir(), 'bulkget-limits-'));
@@ -17,23 +19,23 @@ test('--limit 5 --per-host 2 over 4 ports: the servers see exactly 5 and 2 at mo
   const urls: string[] = [];
   for (let i = 0; i < 8; i++) for (const s of servers) urls.push(s.url(`/slow/p${s.port}-${i}.bin?ms=120&size=4000`));
   const dest = tmp();
-  const r = await runCli(['-d', dest, '-l', '5', '-p', '2', '--progress', 'none'], { stdin: urls.join('\n') + '\n' });
-  assert.equal(r.code, 0, r.stderr);
+  const r = await fetchAll(urls, { dest, limit: 5, perHost: 2 });
+  assert.equal(r.code, 0, JSON.stringify(r.summary.failures));
   assert.equal(group.peak, 5);
   for (const s of servers) assert.ok(s.conns.peak <= 2, `port ${s.port}: ${s.conns.peak}`);
   assert.equal(Math.max(...servers.map((s) => s.conns.peak)), 2);
   assert.equal(readdirSync(dest).filter((f) => f.endsWith('.bin')).length, 32);
   const one = servers[0]!;
   assert.deepEqual(readFileSync(path.join(dest, `p${one.port}-3.bin`)), bodyFor(`p${one.port}-3.bin`, 4000));
-  assert.match(r.stdout, /32 files downloaded/);
+  assert.equal(r.summary.counts.downloaded, 32);
 });
 
 test('default --limit is 100: 150 slow URLs on one host see 100 connections', async (t) => {
   const s = await startServer();
   t.after(() => s.close());
   const urls = Array.from({ length: 150 }, (_, i) => s.url(`/slow/d${i}?ms=400&size=100`));
-  const r = await runCli(['-d', tmp(), '--progress', 'none'], { stdin: urls.join('\n') });
-  assert.equal(r.code, 0, r.stderr);
+  const r = await fetchAll(urls, { dest: tmp() });
+  assert.equal(r.code, 0, JSON.stringify(r.summary.failures));
   assert.equal(s.conns.peak, 100);
 });
 
@@ -41,8 +43,8 @@ test('--limit 0 lets every request through at once', async (t) => {
   const s = await startServer();
   t.after(() => s.close());
   const urls = Array.from({ length: 150 }, (_, i) => s.url(`/slow/z${i}?ms=600&size=100`));
-  const r = await runCli(['-d', tmp(), '-l', '0', '--progress', 'none'], { stdin: urls.join('\n') });
-  assert.equal(r.code, 0, r.stderr);
+  const r = await fetchAll(urls, { dest: tmp(), limit: 0 });
+  assert.equal(r.code, 0, JSON.stringify(r.summary.failures));
   assert.equal(s.conns.peak, 150);
 });
 
@@ -53,8 +55,8 @@ test('host A then host B: B is served long before A is half done (--limit 10 --p
   const lines: string[] = [];
   for (let i = 0; i < 300; i++) lines.push(a.url(`/file/a${i}?size=50&delay=5`));
   for (let i = 0; i < 300; i++) lines.push(b.url(`/file/b${i}?size=50&delay=5`));
-  const r = await runCli(['-d', tmp(), '-l', '10', '-p', '2', '--progress', 'none'], { stdin: lines.join('\n') });
-  assert.equal(r.code, 0, r.stderr);
+  const r = await fetchAll(lines, { dest: tmp(), limit: 10, perHost: 2 });
+  assert.equal(r.code, 0, JSON.stringify(r.summary.failures));
   const firstB = b.requests[0]!.at;
   const aBefore = a.requests.filter((x) => x.at < firstB).length;
   assert.ok(aBefore < 150, `A had ${aBefore} of 300 requests before B's first`);

@@ -1,15 +1,17 @@
 // Nothing lost: bodies cut short the way real servers cut them (raw sockets: FIN or RST mid-body,
-// a chunked body that stops early), partial files that never take an item's name, and server
-// names (Content-Disposition) that never replace a file.
+// a chunked body that stops early), partial files that never take an item's name, server names
+// (Content-Disposition) that never replace a file; through the library, and through the CLI where
+// the CLI is what is tested (a full disk, outputs that are inputs, the report file, escaping).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { ROOT, TSX, collect, runCli, runWithReport } from './helpers/cli.js';
+import { ROOT, TSX, collect, runCli } from './helpers/cli.js';
 import { startRawServer, type RawAction, type RawServer } from './helpers/raw.js';
 import { startFaultServer } from './helpers/faults.js';
+import { fetchAll, lines } from './helpers/lib.js';
 import { partialOf, tempDirs } from './helpers/tmp.js';
 
 const tmp = tempDirs('lost');
@@ -44,10 +46,10 @@ for (const size of [65_536, 4 << 20]) {
       const cut = size === 65_536 ? 20_480 : 1 << 20;
       const f = s.file('/f.bin', { size, script: [c.action(cut)] });
       const dest = tmp();
-      const r = await runWithReport(['-d', dest, '--retry-delay', '10ms', s.url('/f.bin')]);
-      assert.equal(r.code, 0, r.stderr);
-      assert.equal(r.report.counts.downloaded, 1);
-      assert.equal(r.report.retries, 1);
+      const r = await fetchAll([s.url('/f.bin')], { dest, retryDelay: 10 });
+      assert.equal(r.code, 0, JSON.stringify(r.summary.failures));
+      assert.equal(r.summary.counts.downloaded, 1);
+      assert.equal(r.summary.retries, 1);
       const hits = s.hits('/f.bin');
       assert.equal(hits.length, 2);
       assert.equal(hits[0]!.headers['range'], undefined);
@@ -64,8 +66,8 @@ test('a body cut short with no validator is fetched again whole, never glued', a
   const f = s.file('/nv.bin', { size: 300_000, etag: undefined, lastModified: undefined, script: [{ cut: 100_000, how: 'fin', connectionClose: true }] });
   const w = s.file('/weak.bin', { size: 50_000, etag: 'W/"weak"', lastModified: undefined, script: [{ cut: 10_000, how: 'rst' }] });
   const dest = tmp();
-  const r = await runWithReport(['-d', dest, '--retry-delay', '10ms', s.url('/nv.bin'), s.url('/weak.bin')]);
-  assert.equal(r.code, 0, r.stderr);
+  const r = await fetchAll([s.url('/nv.bin'), s.url('/weak.bin')], { dest, retryDelay: 10 });
+  assert.equal(r.code, 0, JSON.stringify(r.summary.failures));
   for (const [p, file] of [['/nv.bin', f], ['/weak.bin', w]] as const) {
     const hits = s.hits(p);
     assert.equal(hits.length, 2, p);
@@ -78,15 +80,15 @@ test('cut short on every attempt: failed with a clear reason, no file under the 
   const s = await raw(t);
   const f = s.file('/cut.bin', { size: 65_536, script: [{ cut: 20_480, how: 'fin', connectionClose: true }] });
   const dest = tmp();
-  const r = await runWithReport(['-d', dest, '-r', '0', s.url('/cut.bin')]);
+  const r = await fetchAll([s.url('/cut.bin')], { dest, retries: 0 });
   assert.equal(r.code, 1);
-  assert.equal(r.report.counts.failed, 1);
-  assert.match(r.report.failures[0]!.error, /cut short/);
+  assert.equal(r.summary.counts.failed, 1);
+  assert.match(r.summary.failures[0]!.error, /cut short/);
   assert.ok(!existsSync(path.join(dest, 'cut.bin')), 'no truncated file under the final name');
   assert.equal(readFileSync(partialOf(dest, 'cut.bin')).length, 20_480);
 
-  const again = await runWithReport(['-d', dest, s.url('/cut.bin')]);
-  assert.equal(again.code, 0, again.stderr);
+  const again = await fetchAll([s.url('/cut.bin')], { dest });
+  assert.equal(again.code, 0, JSON.stringify(again.summary.failures));
   assert.equal(s.hits('/cut.bin')[1]!.headers['range'], 'bytes=20480-');
   assert.deepEqual(readFileSync(path.join(dest, 'cut.bin')), f.body);
 });
@@ -98,8 +100,8 @@ test('x and x.part in one run: both files whole, neither replaces the other', as
   const big = s.route('/big/x', { size: 8 << 20, throttle: { bytes: 512 << 10, everyMs: 20 } });
   const small = s.route('/x.part', { size: 16 });
   const dest = tmp();
-  const r = await runWithReport(['-d', dest], { stdin: `${s.url('/big/x')}\n${s.url('/x.part')}\n` });
-  assert.equal(r.code, 0, r.stderr);
+  const r = await fetchAll(lines(`${s.url('/big/x')}\n${s.url('/x.part')}\n`), { dest });
+  assert.equal(r.code, 0, JSON.stringify(r.summary.failures));
   assert.deepEqual(files(dest), ['x', 'x.part']);
   assert.deepEqual(readFileSync(path.join(dest, 'x')), big.body);
   assert.deepEqual(readFileSync(path.join(dest, 'x.part')), small.body);
@@ -111,15 +113,15 @@ test('across runs: a downloaded x.part survives a later run that fetches x, and 
   const small = s.route('/x.part', { size: 16 });
   const big = s.route('/x', { size: 3 << 20 });
   const dest = tmp();
-  assert.equal((await runWithReport(['-d', dest, s.url('/x.part')])).code, 0);
-  const r = await runWithReport(['-d', dest, s.url('/x')]);
-  assert.equal(r.code, 0, r.stderr);
+  assert.equal((await fetchAll([s.url('/x.part')], { dest })).code, 0);
+  const r = await fetchAll([s.url('/x')], { dest });
+  assert.equal(r.code, 0, JSON.stringify(r.summary.failures));
   assert.deepEqual(readFileSync(path.join(dest, 'x.part')), small.body);
   assert.deepEqual(readFileSync(path.join(dest, 'x')), big.body);
   // A file of the user's called y.part is not taken for an interrupted y either.
   writeFileSync(path.join(dest, 'y.part'), 'mine');
   s.route('/y', { size: 5000 });
-  assert.equal((await runWithReport(['-d', dest, s.url('/y')])).code, 0);
+  assert.equal((await fetchAll([s.url('/y')], { dest })).code, 0);
   assert.equal(readFileSync(path.join(dest, 'y.part'), 'utf8'), 'mine');
   assert.equal(s.hits('/y')[0]!.headers.range, undefined);
 });
@@ -135,21 +137,21 @@ test('--content-disposition never replaces a file from before the run or one ano
   mkdirSync(dest, { recursive: true });
   writeFileSync(path.join(dest, 'important.txt'), 'the user\'s own file');
   const list = [s.url('/a'), s.url('/b'), s.url('/important.txt')].join('\n');
-  const r = await runWithReport(['-d', dest, '--content-disposition', '-l', '1'], { stdin: list });
-  assert.equal(r.code, 0, r.stderr);
+  const r = await fetchAll(lines(list), { dest, contentDisposition: true, limit: 1 });
+  assert.equal(r.code, 0, JSON.stringify(r.summary.failures));
   assert.equal(readFileSync(path.join(dest, 'important.txt'), 'utf8'), 'the user\'s own file');
   // The URL-named item skips the file that is there (--if-exists skip); the two server-named
   // ones get the next free suffixes, and both survive.
-  assert.equal(r.report.counts.skipped, 1);
-  assert.equal(r.report.counts.downloaded, 2);
+  assert.equal(r.summary.counts.skipped, 1);
+  assert.equal(r.summary.counts.downloaded, 2);
   const got = files(dest).filter((n) => n !== 'important.txt').map((n) => readFileSync(path.join(dest, n)));
   assert.equal(got.length, 2, files(dest).join(' '));
   assert.deepEqual(new Set(got.map((b) => b.length)), new Set([a.body.length, b.body.length]));
   void c;
 
   // Again: still nothing replaced, two more copies under new names.
-  const again = await runWithReport(['-d', dest, '--content-disposition', '--if-exists', 'overwrite'], { stdin: `${s.url('/a')}\n` });
-  assert.equal(again.code, 0, again.stderr);
+  const again = await fetchAll(lines(`${s.url('/a')}\n`), { dest, contentDisposition: true, ifExists: 'overwrite' });
+  assert.equal(again.code, 0, JSON.stringify(again.summary.failures));
   assert.equal(readFileSync(path.join(dest, 'important.txt'), 'utf8'), 'the user\'s own file');
   assert.equal(files(dest).length, 4);
   assert.deepEqual(partials(dest), []);

@@ -7,16 +7,16 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { collect, runCli, runWithReport, spawnCli } from './helpers/cli.js';
+import { collect, runCli, spawnCli } from './helpers/cli.js';
 import { startFaultServer, type FaultServer } from './helpers/faults.js';
 import { sleep } from './helpers/server.js';
+import { fetchAll, lines } from './helpers/lib.js';
 import { tempDirs } from './helpers/tmp.js';
 
 const tmp = tempDirs('policies');
 const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
 
-const run = (args: string[], stdin = '') => runWithReport(args, { stdin });
 
 async function server(t: { after: (fn: () => Promise<void>) => void }): Promise<FaultServer> {
   const s = await startFaultServer();
@@ -33,10 +33,10 @@ test('skip (the default) makes no request for a file already present', async (t)
   const fresh = s.route('/new.bin');
   const dest = tmp();
   writeFileSync(path.join(dest, 'have.bin'), 'mine');
-  const r = await run(['-d', dest], [s.url('/have.bin'), s.url('/new.bin')].join('\n'));
-  assert.equal(r.code, 0, r.stderr);
-  assert.equal(r.report.counts.skipped, 1);
-  assert.equal(r.report.counts.downloaded, 1);
+  const r = await fetchAll(lines([s.url('/have.bin'), s.url('/new.bin')].join('\n')), { dest });
+  assert.equal(r.code, 0, JSON.stringify(r.summary.failures));
+  assert.equal(r.summary.counts.skipped, 1);
+  assert.equal(r.summary.counts.downloaded, 1);
   assert.equal(s.hits('/have.bin').length, 0);
   assert.equal(readFileSync(path.join(dest, 'have.bin'), 'utf8'), 'mine');
   assert.deepEqual(readFileSync(path.join(dest, 'new.bin')), fresh.body);
@@ -46,20 +46,20 @@ test('update: If-None-Match and If-Modified-Since from the last download; 304 is
   const s = await server(t);
   const route = s.route('/u.bin', { size: 5000 });
   const dest = tmp();
-  const first = await run(['-d', dest], s.url('/u.bin'));
-  assert.equal(first.code, 0, first.stderr);
+  const first = await fetchAll(lines(s.url('/u.bin')), { dest });
+  assert.equal(first.code, 0, JSON.stringify(first.summary.failures));
   const file = path.join(dest, 'u.bin');
   const old = new Date('2020-01-02T03:04:05Z');
   utimesSync(file, old, old);
 
-  const r = await run(['-d', dest, '--if-exists', 'update'], s.url('/u.bin'));
-  assert.equal(r.code, 0, r.stderr);
+  const r = await fetchAll(lines(s.url('/u.bin')), { dest, ifExists: 'update' });
+  assert.equal(r.code, 0, JSON.stringify(r.summary.failures));
   const hit = s.hits('/u.bin').at(-1)!;
   assert.equal(hit.headers['if-none-match'], route.etag);
   assert.equal(hit.headers['if-modified-since'], route.lastModified);
   assert.equal(hit.answer, '304');
-  assert.equal(r.report.counts.unchanged, 1);
-  assert.equal(r.report.counts.downloaded, 0);
+  assert.equal(r.summary.counts.unchanged, 1);
+  assert.equal(r.summary.counts.downloaded, 0);
   assert.equal(statSync(file).mtimeMs, old.getTime(), 'mtime untouched');
   assert.deepEqual(readFileSync(file), route.body);
   assert.deepEqual(files(dest), ['u.bin']);
@@ -73,21 +73,21 @@ test('update downloads a file that changed on the server', async (t) => {
   const s = await server(t);
   const route = s.route('/c.bin', { size: 5000 });
   const dest = tmp();
-  assert.equal((await run(['-d', dest], s.url('/c.bin'))).code, 0);
+  assert.equal((await fetchAll(lines(s.url('/c.bin')), { dest })).code, 0);
   const oldEtag = route.etag;
   route.change();
-  const r = await run(['-d', dest, '--if-exists', 'update'], s.url('/c.bin'));
-  assert.equal(r.code, 0, r.stderr);
+  const r = await fetchAll(lines(s.url('/c.bin')), { dest, ifExists: 'update' });
+  assert.equal(r.code, 0, JSON.stringify(r.summary.failures));
   const hit = s.hits('/c.bin').at(-1)!;
   assert.equal(hit.headers['if-none-match'], oldEtag);
   assert.equal(hit.answer, '200');
-  assert.equal(r.report.counts.downloaded, 1);
+  assert.equal(r.summary.counts.downloaded, 1);
   assert.deepEqual(readFileSync(path.join(dest, 'c.bin')), route.body);
 
   // The next update knows the new validators.
-  const again = await run(['-d', dest, '--if-exists', 'update'], s.url('/c.bin'));
+  const again = await fetchAll(lines(s.url('/c.bin')), { dest, ifExists: 'update' });
   assert.equal(s.hits('/c.bin').at(-1)!.headers['if-none-match'], route.etag);
-  assert.equal(again.report.counts.unchanged, 1);
+  assert.equal(again.summary.counts.unchanged, 1);
 });
 
 test('update of a file bulkget did not download: If-Modified-Since from its mtime', async (t) => {
@@ -98,12 +98,12 @@ test('update of a file bulkget did not download: If-Modified-Since from its mtim
   writeFileSync(file, 'by hand');
   const newer = new Date(Date.parse(route.lastModified) + 60_000);
   utimesSync(file, newer, newer);
-  const r = await run(['-d', dest, '--if-exists', 'update'], s.url('/hand.bin'));
-  assert.equal(r.code, 0, r.stderr);
+  const r = await fetchAll(lines(s.url('/hand.bin')), { dest, ifExists: 'update' });
+  assert.equal(r.code, 0, JSON.stringify(r.summary.failures));
   const hit = s.hits('/hand.bin')[0]!;
   assert.equal(hit.headers['if-none-match'], undefined);
   assert.equal(hit.headers['if-modified-since'], newer.toUTCString());
-  assert.equal(r.report.counts.unchanged, 1);
+  assert.equal(r.summary.counts.unchanged, 1);
   assert.equal(readFileSync(file, 'utf8'), 'by hand');
 });
 
@@ -113,9 +113,9 @@ test('overwrite always requests, without conditions, and replaces the file', asy
   const dest = tmp();
   writeFileSync(path.join(dest, 'o.bin'), 'stale');
   for (let i = 0; i < 2; i++) {
-    const r = await run(['-d', dest, '--if-exists', 'overwrite'], s.url('/o.bin'));
-    assert.equal(r.code, 0, r.stderr);
-    assert.equal(r.report.counts.downloaded, 1);
+    const r = await fetchAll(lines(s.url('/o.bin')), { dest, ifExists: 'overwrite' });
+    assert.equal(r.code, 0, JSON.stringify(r.summary.failures));
+    assert.equal(r.summary.counts.downloaded, 1);
   }
   const hits = s.hits('/o.bin');
   assert.equal(hits.length, 2);
@@ -140,11 +140,11 @@ test('sha256 and size are verified before the rename: a mismatch leaves no final
     JSON.stringify({ url: s.url('/badsize.bin'), size: 2999 }),
     JSON.stringify({ url: s.url('/badsize-chunked.bin'), size: 3001 }),
   ];
-  const r = await run(['-d', dest, '-r', '0'], lines.join('\n'));
+  const r = await fetchAll(lines, { dest, retries: 0 });
   assert.equal(r.code, 1);
-  assert.equal(r.report.counts.downloaded, 1);
-  assert.equal(r.report.counts.failed, 3);
-  const errors = Object.fromEntries(r.report.failures.map((f) => [new URL(f.url).pathname, f.error]));
+  assert.equal(r.summary.counts.downloaded, 1);
+  assert.equal(r.summary.counts.failed, 3);
+  const errors = Object.fromEntries(r.summary.failures.map((f) => [new URL(f.url).pathname, f.error]));
   assert.match(errors['/badsha.bin']!, /sha256 mismatch/);
   assert.match(errors['/badsize.bin']!, /size mismatch/);
   assert.match(errors['/badsize-chunked.bin']!, /size mismatch/);
@@ -159,10 +159,10 @@ test('--max-filesize fails a file larger than SIZE, announced or not, keeping no
   s.route('/chunked.bin', { size: 300_000, noLength: true });
   const small = s.route('/small.bin', { size: 1024 });
   const dest = tmp();
-  const r = await run(['-d', dest, '--max-filesize', '1K', '-r', '0'], ['/announced.bin', '/chunked.bin', '/small.bin'].map((p) => s.url(p)).join('\n'));
+  const r = await fetchAll(lines(['/announced.bin', '/chunked.bin', '/small.bin'].map((p) => s.url(p)).join('\n')), { dest, maxFilesize: 1024, retries: 0 });
   assert.equal(r.code, 1);
-  assert.equal(r.report.counts.failed, 2);
-  for (const f of r.report.failures) assert.match(f.error, /max-filesize/);
+  assert.equal(r.summary.counts.failed, 2);
+  for (const f of r.summary.failures) assert.match(f.error, /max-filesize/);
   assert.deepEqual(files(dest), ['small.bin']);
   assert.deepEqual(readFileSync(path.join(dest, 'small.bin')), small.body);
 });

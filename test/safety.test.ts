@@ -8,15 +8,14 @@ import { linkSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync,
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
-import { runWithReport } from './helpers/cli.js';
 import { startFaultServer, type FaultServer } from './helpers/faults.js';
 import { StateStore } from '../src/store/state.js';
+import { fetchAll, lines } from './helpers/lib.js';
 import { partialOf, tempDirs } from './helpers/tmp.js';
 
 const tmp = tempDirs('safety');
 
 
-const run = (args: string[], opts: { stdin?: string; env?: NodeJS.ProcessEnv } = {}) => runWithReport(args, opts);
 
 async function server(t: { after: (fn: () => Promise<void>) => void }, tls = false): Promise<FaultServer> {
   const s = await startFaultServer({ tls });
@@ -61,10 +60,10 @@ test('input paths that are absolute or climb out of DEST are invalid and never r
     JSON.stringify({ url: s.url('/evil.bin'), out: '../json-evil.bin' }),
     `${s.url('/ok.bin')} nested/ok.bin`,
   ];
-  const r = await run(['-d', sb.dest], { stdin: lines.join('\n') });
+  const r = await fetchAll(lines, { dest: sb.dest });
   assert.equal(r.code, 1);
-  assert.equal(r.report.counts.invalid, 8);
-  assert.equal(r.report.counts.downloaded, 1);
+  assert.equal(r.summary.counts.invalid, 8);
+  assert.equal(r.summary.counts.downloaded, 1);
   assert.equal(s.hits('/evil.bin').length, 0);
   assert.deepEqual(readFileSync(path.join(sb.dest, 'nested', 'ok.bin')), ok.body);
   sb.check();
@@ -85,8 +84,8 @@ test('hostile Content-Disposition names stay inside DEST', async (t) => {
   ];
   const bodies = new Map<string, Buffer>();
   for (const [p, cd] of cases) bodies.set(p, s.route(p, { headers: { 'content-disposition': cd } }).body);
-  const r = await run(['-d', sb.dest, '--content-disposition'], { stdin: cases.map(([p]) => s.url(p)).join('\n') });
-  assert.equal(r.code, 0, r.stderr + JSON.stringify(r.report.failures));
+  const r = await fetchAll(lines(cases.map(([p]) => s.url(p)).join('\n')), { dest: sb.dest, contentDisposition: true });
+  assert.equal(r.code, 0, JSON.stringify(r.summary.failures) + JSON.stringify(r.summary.failures));
   for (const [p, , name] of cases) assert.deepEqual(readFileSync(path.join(sb.dest, name)), bodies.get(p), `${p} -> ${name}`);
   assert.deepEqual(readdirSync(sb.dest).sort(), ['.bulkget', ...cases.map((c) => c[2])].sort());
   sb.check();
@@ -100,8 +99,8 @@ test('Content-Disposition names that collide get suffixes in completion order, n
   const plain = s.route('/report.pdf', {});
   const named = ['/a', '/b', '/c'].map((p) => s.route(p, { headers: { 'content-disposition': 'attachment; filename="report.pdf"' } }));
   const urls = ['/report.pdf', '/a', '/b', '/c'].map((p) => s.url(p));
-  const r = await run(['-d', sb.dest, '--content-disposition', '-l', '1'], { stdin: urls.join('\n') });
-  assert.equal(r.code, 0, r.stderr + JSON.stringify(r.report.failures));
+  const r = await fetchAll(lines(urls.join('\n')), { dest: sb.dest, contentDisposition: true, limit: 1 });
+  assert.equal(r.code, 0, JSON.stringify(r.summary.failures) + JSON.stringify(r.summary.failures));
   assert.deepEqual(readFileSync(path.join(sb.dest, 'report.pdf')), plain.body);
   assert.deepEqual(readFileSync(path.join(sb.dest, 'report-1.pdf')), named[0]!.body);
   assert.deepEqual(readFileSync(path.join(sb.dest, 'report-2.pdf')), named[1]!.body);
@@ -110,8 +109,8 @@ test('Content-Disposition names that collide get suffixes in completion order, n
 
   // In parallel the order is the servers', but still four files, four distinct bodies, no loss.
   const dest2 = tmp();
-  const r2 = await run(['-d', dest2, '--content-disposition', '-l', '4'], { stdin: urls.join('\n') });
-  assert.equal(r2.code, 0, r2.stderr);
+  const r2 = await fetchAll(lines(urls.join('\n')), { dest: dest2, contentDisposition: true, limit: 4 });
+  assert.equal(r2.code, 0, JSON.stringify(r2.summary.failures));
   const got = readdirSync(dest2).filter((f) => f !== '.bulkget').sort();
   assert.deepEqual(got, ['report-1.pdf', 'report-2.pdf', 'report-3.pdf', 'report.pdf']);
   const bodies = new Set(got.map((f) => readFileSync(path.join(dest2, f)).toString('hex')));
@@ -124,8 +123,8 @@ test('a Content-Disposition naming .bulkget does not touch bulkget\'s records', 
   const s = await server(t);
   const sb = sandbox(t);
   const route = s.route('/records', { headers: { 'content-disposition': 'attachment; filename=".bulkget"' } });
-  const r = await run(['-d', sb.dest, '--content-disposition'], { stdin: s.url('/records') });
-  assert.equal(r.code, 0, r.stderr + JSON.stringify(r.report.failures));
+  const r = await fetchAll(lines(s.url('/records')), { dest: sb.dest, contentDisposition: true });
+  assert.equal(r.code, 0, JSON.stringify(r.summary.failures) + JSON.stringify(r.summary.failures));
   assert.ok(lstatSync(path.join(sb.dest, '.bulkget')).isDirectory());
   const written = readdirSync(sb.dest).filter((f) => f !== '.bulkget');
   assert.equal(written.length, 1);
@@ -140,10 +139,10 @@ test('a sub-folder of DEST that is a symlink out of DEST is not followed', async
   symlinkSync(sb.outside, path.join(sb.dest, 'sub'));
   // The tree layout's host folder, planted as a symlink too.
   symlinkSync(sb.outside, path.join(sb.dest, `127.0.0.1_${s.port}`));
-  const r = await run(['-d', sb.dest, '--layout', 'tree'], { stdin: [`${s.url('/a.bin')} sub/a.bin`, `${s.url('/a.bin')} sub/deeper/a.bin`, s.url('/a.bin')].join('\n') });
+  const r = await fetchAll(lines([`${s.url('/a.bin')} sub/a.bin`, `${s.url('/a.bin')} sub/deeper/a.bin`, s.url('/a.bin')].join('\n')), { dest: sb.dest, layout: 'tree' });
   assert.equal(r.code, 1);
-  assert.equal(r.report.counts.failed, 3);
-  for (const f of r.report.failures) assert.match(f.error, /symlink/);
+  assert.equal(r.summary.counts.failed, 3);
+  for (const f of r.summary.failures) assert.match(f.error, /symlink/);
   sb.check();
 });
 
@@ -166,8 +165,8 @@ test('a planted .part symlink, final-name symlink or hard-linked .part is never 
   state.recordPart('h.bin', s.url('/h.bin'), { etag: h.etag, size: h.body.length });
   await state.close();
 
-  const r = await run(['-d', sb.dest], { stdin: ['/p.bin', '/q.bin', '/r.bin', '/h.bin'].map((x) => s.url(x)).join('\n') });
-  assert.equal(r.code, 0, r.stderr + JSON.stringify(r.report.failures));
+  const r = await fetchAll(lines(['/p.bin', '/q.bin', '/r.bin', '/h.bin'].map((x) => s.url(x)).join('\n')), { dest: sb.dest });
+  assert.equal(r.code, 0, JSON.stringify(r.summary.failures) + JSON.stringify(r.summary.failures));
   for (const [name, route] of [['p.bin', p], ['q.bin', q], ['r.bin', r2], ['h.bin', h]] as const) {
     assert.ok(lstatSync(path.join(sb.dest, name)).isFile(), `${name} is a regular file`);
     assert.deepEqual(readFileSync(path.join(sb.dest, name)), route.body, name);
@@ -182,8 +181,8 @@ test('--layout tree mirrors host_port/path; encoded separators stay inside one s
   const a = s.route('/a/b/c.bin');
   const idx = s.route('/dir/');
   const enc = s.route('/x/..%2F..%2Fevil.bin');
-  const r = await run(['-d', sb.dest, '--layout', 'tree'], { stdin: [s.url('/a/b/c.bin'), s.url('/dir/'), s.url('/x/..%2F..%2Fevil.bin')].join('\n') });
-  assert.equal(r.code, 0, r.stderr + JSON.stringify(r.report.failures));
+  const r = await fetchAll(lines([s.url('/a/b/c.bin'), s.url('/dir/'), s.url('/x/..%2F..%2Fevil.bin')].join('\n')), { dest: sb.dest, layout: 'tree' });
+  assert.equal(r.code, 0, JSON.stringify(r.summary.failures) + JSON.stringify(r.summary.failures));
   const host = `127.0.0.1_${s.port}`;
   assert.deepEqual(readFileSync(path.join(sb.dest, host, 'a', 'b', 'c.bin')), a.body);
   assert.deepEqual(readFileSync(path.join(sb.dest, host, 'dir', 'index.html')), idx.body);
@@ -196,12 +195,12 @@ test('TLS is verified; -k accepts a self-signed certificate', async (t) => {
   const s = await server(t, true);
   const route = s.route('/tls.bin');
   const dest = tmp('tls');
-  const refused = await run(['-d', dest, '-r', '0'], { stdin: s.url('/tls.bin') });
+  const refused = await fetchAll(lines(s.url('/tls.bin')), { dest, retries: 0 });
   assert.equal(refused.code, 1);
-  assert.match(refused.report.failures[0]!.error, /certificate|self-signed|-k/i);
+  assert.match(refused.summary.failures[0]!.error, /certificate|self-signed|-k/i);
   assert.equal(s.hits('/tls.bin').length, 0);
-  const ok = await run(['-d', dest, '-k'], { stdin: s.url('/tls.bin') });
-  assert.equal(ok.code, 0, ok.stderr);
+  const ok = await fetchAll(lines(s.url('/tls.bin')), { dest, insecure: true });
+  assert.equal(ok.code, 0, JSON.stringify(ok.summary.failures));
   assert.deepEqual(readFileSync(path.join(dest, 'tls.bin')), route.body);
 });
 
@@ -264,23 +263,23 @@ test('--proxy and HTTP_PROXY carry http requests in absolute form; NO_PROXY bypa
   const dest = tmp('proxy');
   const env = { HTTP_PROXY: '', HTTPS_PROXY: '', NO_PROXY: '', http_proxy: '', https_proxy: '', no_proxy: '' };
 
-  const viaOption = await run(['-d', dest, '--proxy', proxy.url, '--if-exists', 'overwrite'], { stdin: s.url('/px.bin'), env });
-  assert.equal(viaOption.code, 0, viaOption.stderr);
+  const viaOption = await fetchAll(lines(s.url('/px.bin')), { dest, proxy: proxy.url, ifExists: 'overwrite', env: { ...process.env, ...env } });
+  assert.equal(viaOption.code, 0, JSON.stringify(viaOption.summary.failures));
   assert.deepEqual(proxy.seen, [`GET ${s.url('/px.bin')}`]);
   assert.deepEqual(readFileSync(path.join(dest, 'px.bin')), route.body);
 
-  const viaEnv = await run(['-d', dest, '--if-exists', 'overwrite'], { stdin: s.url('/px.bin'), env: { ...env, HTTP_PROXY: proxy.url } });
-  assert.equal(viaEnv.code, 0, viaEnv.stderr);
+  const viaEnv = await fetchAll(lines(s.url('/px.bin')), { dest, ifExists: 'overwrite', env: { ...process.env, ...{ ...env, HTTP_PROXY: proxy.url } } });
+  assert.equal(viaEnv.code, 0, JSON.stringify(viaEnv.summary.failures));
   assert.equal(proxy.seen.length, 2);
 
-  const bypass = await run(['-d', dest, '--if-exists', 'overwrite'], { stdin: s.url('/px.bin'), env: { ...env, HTTP_PROXY: proxy.url, NO_PROXY: 'localhost,127.0.0.1' } });
-  assert.equal(bypass.code, 0, bypass.stderr);
+  const bypass = await fetchAll(lines(s.url('/px.bin')), { dest, ifExists: 'overwrite', env: { ...process.env, ...{ ...env, HTTP_PROXY: proxy.url, NO_PROXY: 'localhost,127.0.0.1' } } });
+  assert.equal(bypass.code, 0, JSON.stringify(bypass.summary.failures));
   assert.equal(proxy.seen.length, 2, 'NO_PROXY: the proxy saw nothing');
   assert.equal(s.hits('/px.bin').length, 3);
 
   // --proxy overrides NO_PROXY.
-  const forced = await run(['-d', dest, '--if-exists', 'overwrite', '--proxy', proxy.url], { stdin: s.url('/px.bin'), env: { ...env, NO_PROXY: '*' } });
-  assert.equal(forced.code, 0, forced.stderr);
+  const forced = await fetchAll(lines(s.url('/px.bin')), { dest, ifExists: 'overwrite', proxy: proxy.url, env: { ...process.env, ...{ ...env, NO_PROXY: '*' } } });
+  assert.equal(forced.code, 0, JSON.stringify(forced.summary.failures));
   assert.equal(proxy.seen.length, 3);
 });
 
@@ -289,8 +288,8 @@ test('https through HTTPS_PROXY goes through a CONNECT tunnel, TLS end to end', 
   const proxy = await startProxy(t);
   const route = s.route('/tunnel.bin');
   const dest = tmp('proxy');
-  const r = await run(['-d', dest, '-k'], { stdin: s.url('/tunnel.bin'), env: { HTTPS_PROXY: proxy.url, NO_PROXY: '', no_proxy: '' } });
-  assert.equal(r.code, 0, r.stderr + JSON.stringify(r.report.failures));
+  const r = await fetchAll(lines(s.url('/tunnel.bin')), { dest, insecure: true, env: { ...process.env, ...{ HTTPS_PROXY: proxy.url, NO_PROXY: '', no_proxy: '' } } });
+  assert.equal(r.code, 0, JSON.stringify(r.summary.failures) + JSON.stringify(r.summary.failures));
   assert.deepEqual(proxy.seen, [`CONNECT 127.0.0.1:${s.port}`]);
   assert.deepEqual(readFileSync(path.join(dest, 'tunnel.bin')), route.body);
 });

@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { runWithReport } from './helpers/cli.js';
 import { startRawServer, type RawAction, type RawServer } from './helpers/raw.js';
+import { fetchAll } from './helpers/lib.js';
 import { tempDirs } from './helpers/tmp.js';
 
 const tmp = tempDirs('soak');
@@ -44,7 +44,7 @@ test('soak: 2,000 files, 3 ports, 20% faulty: all byte-correct, no partials, exi
     (size) => ({ stall: Math.floor(size / 4) }),
   ];
   const want = new Map<string, string>();
-  const lines: string[] = [];
+  const urls: string[] = [];
   let faulty = 0;
   for (let i = 0; i < 2000; i++) {
     const s = servers[i % 3]!;
@@ -59,17 +59,17 @@ test('soak: 2,000 files, 3 ports, 20% faulty: all byte-correct, no partials, exi
     const name = `f${i}.bin`;
     const f = s.file(`/d/${name}`, { size, script, etag: random() < 0.8 ? `"v${i}"` : undefined, lastModified: undefined });
     want.set(name, createHash('sha256').update(f.body).digest('hex'));
-    lines.push(s.url(`/d/${name}`));
+    urls.push(s.url(`/d/${name}`));
   }
   assert.ok(faulty > 350 && faulty < 450, `${faulty} faulty files`);
 
   const dest = tmp();
   const t0 = performance.now();
-  const r = await runWithReport(['-d', dest, '-l', '24', '-p', '8', '-r', '3', '--retry-delay', '10ms', '--timeout', '1s'], { stdin: lines.join('\n') + '\n' });
+  const r = await fetchAll(urls, { dest, limit: 24, perHost: 8, retries: 3, retryDelay: 10, timeout: 1000 });
   const took = performance.now() - t0;
-  assert.equal(r.code, 0, `${r.stderr}\n${JSON.stringify(r.report.failures.slice(0, 5))}`);
-  assert.equal(r.report.counts.downloaded, 2000);
-  assert.ok(r.report.retries >= faulty, `${r.report.retries} retries for ${faulty} faulty files`);
+  assert.equal(r.code, 0, JSON.stringify(r.summary.failures.slice(0, 5)));
+  assert.equal(r.summary.counts.downloaded, 2000);
+  assert.ok(r.summary.retries >= faulty, `${r.summary.retries} retries for ${faulty} faulty files`);
   for (const [name, sum] of want) {
     assert.equal(createHash('sha256').update(readFileSync(path.join(dest, name))).digest('hex'), sum, name);
   }
@@ -77,6 +77,6 @@ test('soak: 2,000 files, 3 ports, 20% faulty: all byte-correct, no partials, exi
   assert.deepEqual(readdirSync(path.join(dest, '.bulkget', 'partial')), []);
   assert.ok(shared.peak <= 24, `peak ${shared.peak} connections in total`);
   for (const s of servers) assert.ok(s.conns.peak <= 8, `peak ${s.conns.peak} connections to one port`);
-  t.diagnostic(`soak took ${Math.round(took)} ms, ${r.report.retries} retries, peak ${shared.peak} connections`);
+  t.diagnostic(`soak took ${Math.round(took)} ms, ${r.summary.retries} retries, peak ${shared.peak} connections`);
   assert.ok(took < 30_000, `took ${Math.round(took)} ms`);
 });

@@ -8,9 +8,10 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
-import { ROOT, TSX, collect, runCli, runWithReport, type CliResult } from './helpers/cli.js';
+import { ROOT, TSX, collect, runCli, type CliResult } from './helpers/cli.js';
 import { startRawServer, type RawServer } from './helpers/raw.js';
 import { startFaultServer } from './helpers/faults.js';
+import { fetchAll } from './helpers/lib.js';
 import { tempDirs } from './helpers/tmp.js';
 import { LockBusyError, acquireLock } from '../src/store/lock.js';
 import type { LockRecord } from '../src/store/lock-owner.js';
@@ -29,10 +30,10 @@ test('102 Processing every 300 ms is not progress: --timeout 1s fails the attemp
   const s = await raw(t);
   s.file('/slow', { size: 100, script: [{ interim: 50, everyMs: 300 }] });
   const t0 = performance.now();
-  const r = await runWithReport(['-d', tmp(), '-r', '0', '--timeout', '1s', s.url('/slow')]);
+  const r = await fetchAll([s.url('/slow')], { dest: tmp(), retries: 0, timeout: 1000 });
   const took = performance.now() - t0;
   assert.equal(r.code, 1);
-  assert.match(r.report.failures[0]!.error, /timed out.*1xx/);
+  assert.match(r.summary.failures[0]!.error, /timed out.*1xx/);
   assert.ok(took < 8000, `took ${Math.round(took)} ms, not the 15 s of interim answers`);
 });
 
@@ -40,8 +41,8 @@ test('interim answers then the file: downloaded, the interim heads passed over',
   const s = await raw(t);
   const f = s.file('/later', { size: 5000, script: [{ interim: 3, everyMs: 100 }] });
   const dest = tmp();
-  const r = await runWithReport(['-d', dest, '--timeout', '1s', s.url('/later')]);
-  assert.equal(r.code, 0, r.stderr);
+  const r = await fetchAll([s.url('/later')], { dest, timeout: 1000 });
+  assert.equal(r.code, 0, JSON.stringify(r.summary.failures));
   assert.deepEqual(readFileSync(path.join(dest, 'later')), f.body);
 });
 
@@ -50,18 +51,18 @@ test('--max-time ends a trickling body and counts every attempt and wait, but no
   // One byte every 200 ms: never idle for --timeout, never done.
   s.file('/trickle', { size: 1000, script: [{ trickle: 200 }, { trickle: 200 }, { trickle: 200 }] });
   const t0 = performance.now();
-  const r = await runWithReport(['-d', tmp(), '--timeout', '1s', '--max-time', '1.5s', '-r', '3', '--retry-delay', '10ms', s.url('/trickle')]);
+  const r = await fetchAll([s.url('/trickle')], { dest: tmp(), timeout: 1000, maxTime: 1500, retries: 3, retryDelay: 10 });
   const took = performance.now() - t0;
   assert.equal(r.code, 1);
-  assert.match(r.report.failures[0]!.error, /--max-time 1\.5s reached/);
+  assert.match(r.summary.failures[0]!.error, /--max-time 1\.5s reached/);
   assert.equal(s.hits('/trickle').length, 1, 'a spent --max-time is not retried');
   assert.ok(took < 6000, `took ${Math.round(took)} ms`);
 
   // A retry whose backoff would pass the deadline fails at once, saying so.
   s.file('/busy', { script: [{ status: 503, headers: { 'Retry-After': '5' } }] });
-  const b = await runWithReport(['-d', tmp(), '--max-time', '2s', s.url('/busy')]);
+  const b = await fetchAll([s.url('/busy')], { dest: tmp(), maxTime: 2000 });
   assert.equal(b.code, 1);
-  assert.match(b.report.failures[0]!.error, /503.*--max-time 2s reached before the next attempt/);
+  assert.match(b.summary.failures[0]!.error, /503.*--max-time 2s reached before the next attempt/);
   assert.equal(s.hits('/busy').length, 1);
 
   // Queue time is free: with one connection, q.bin waits ~1.5 s behind a slow file, then takes
@@ -70,11 +71,11 @@ test('--max-time ends a trickling body and counts every attempt and wait, but no
   t.after(() => fs2.close());
   fs2.route('/slow.bin', { size: 4000, script: ['slowbody'], slowMs: 1500 });
   fs2.route('/q.bin', { size: 10 });
-  const q = await runWithReport(['-d', tmp(), '-l', '1', '--max-time', '2s', fs2.url('/slow.bin'), fs2.url('/q.bin')]);
-  assert.equal(q.code, 0, JSON.stringify(q.report.failures));
+  const q = await fetchAll([fs2.url('/slow.bin'), fs2.url('/q.bin')], { dest: tmp(), limit: 1, maxTime: 2000 });
+  assert.equal(q.code, 0, JSON.stringify(q.summary.failures));
   // ...and the slow one alone, at --max-time 1s, is cut.
   fs2.route('/slow2.bin', { size: 4000, script: ['slowbody'], slowMs: 3000 });
-  const cut = await runWithReport(['-d', tmp(), '--max-time', '1s', fs2.url('/slow2.bin')]);
+  const cut = await fetchAll([fs2.url('/slow2.bin')], { dest: tmp(), maxTime: 1000 });
   assert.equal(cut.code, 1);
 });
 
@@ -101,16 +102,16 @@ test('a header repeated with the same value is accepted (Content-Length twice, o
   s.file('/te', { script: [{ raw: 'HTTP/1.1 200 OK\r\nContent-Length: 99\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n', then: 'keep' }] });
   s.file('/ctl', { script: [ok('Content-Length: 5\r\nX-Note: a\u0001b\u001b[0m')] });
   const dest = tmp();
-  const r = await runWithReport(['-d', dest, '-r', '0', ...['/twice', '/list', '/after1xx', '/conflict', '/te', '/ctl'].map((p) => s.url(p))]);
+  const r = await fetchAll(['/twice', '/list', '/after1xx', '/conflict', '/te', '/ctl'].map((p) => s.url(p)), { dest, retries: 0 });
   assert.equal(r.code, 1);
   for (const name of ['twice', 'list', 'after1xx', 'te', 'ctl']) assert.equal(readFileSync(path.join(dest, name), 'utf8'), 'hello', name);
-  assert.deepEqual(r.report.failures.map((f) => new URL(f.url).pathname), ['/conflict']);
+  assert.deepEqual(r.summary.failures.map((f) => new URL(f.url).pathname), ['/conflict']);
   // Keep-alive still works after a folded head: the second item reuses the connection.
   s.file('/a', { script: [ok('Content-Length: 5\r\nContent-Length: 5')] });
   s.file('/b', { size: 10 });
   const conns = s.conns.accepted;
-  const k = await runWithReport(['-d', tmp(), '-l', '1', s.url('/a'), s.url('/b')]);
-  assert.equal(k.code, 0, k.stderr);
+  const k = await fetchAll([s.url('/a'), s.url('/b')], { dest: tmp(), limit: 1 });
+  assert.equal(k.code, 0, JSON.stringify(k.summary.failures));
   assert.equal(s.conns.accepted - conns, 1, 'one connection for both');
 });
 

@@ -29,3 +29,8 @@ export async function fetchAll(items: Iterable<DownloadItem> | AsyncIterable<Dow
     },
   };
 }
+
+/** A list as the CLI reads it from a file: one item per line (blank lines dropped). */
+export function lines(text: string): string[] {
+  return text.split('\n').filter((l) => l.trim() !== '');
+}
