@@ -34,7 +34,12 @@ test('collectGarbage: major frees an array that outlived the young generation; m
 
   // Given a moment less: V8 may run a full collection of its own when left long enough.
   const afterMinor = await arrayBuffersAfter(() => collectGarbage('minor'), withArray - 24 * MiB, 100);
-  assert.ok(afterMinor >= 32 * MiB, `a scavenge cannot free an old-generation array (${afterMinor})`);
+  // Node 20's V8 keeps the array through a scavenge, which is what tells the two kinds apart;
+  // Node 24's frees an unreferenced large buffer on any collection, so there only `major` is held
+  // to its promise.
+  if (process.versions.node.startsWith('20.')) {
+    assert.ok(afterMinor >= 32 * MiB, `a scavenge cannot free an old-generation array (${afterMinor})`);
+  }
   const afterMajor = await arrayBuffersAfter(() => collectGarbage('major'), withArray - 24 * MiB, 3000);
   assert.ok(afterMajor < withArray - 24 * MiB, `a major collection frees it (${withArray} -> ${afterMajor})`);
 });
