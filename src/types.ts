@@ -211,6 +211,8 @@ export interface Slots {
   acquire(origin: string, front: boolean): Promise<Lease>;
   /** Stops new requests to `origin` until `untilMs` (Date.now() clock): a 429/503 Retry-After. */
   pause(origin: string, untilMs: number): void;
+  /** Closes the idle sockets of `origin`: the next requests there connect afresh. */
+  refresh(origin: string): void;
 }
 
 /** The name allocator as the transfer stage sees it (Content-Disposition names). */

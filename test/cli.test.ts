@@ -3,13 +3,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ROOT, TSX, runCli } from './helpers/cli.js';
+import { tempDirs } from './helpers/tmp.js';
 import { startServer } from './helpers/server.js';
 
-const tmp = () => mkdtempSync(path.join(tmpdir(), 'bulkget-cli-'));
+const tmp = tempDirs('cli');
 
 test('usage errors: one line on stderr, exit 2, no request made', async (t) => {
   const s = await startServer();

@@ -2,14 +2,14 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ROOT, collect, runCli, spawnCli } from './helpers/cli.js';
+import { tempDirs } from './helpers/tmp.js';
 import { startServer, sleep } from './helpers/server.js';
 
-const tmp = () => mkdtempSync(path.join(tmpdir(), 'bulkget-flags-'));
+const tmp = tempDirs('flags');
 const fixture = (cc: string) => readFileSync(path.join(ROOT, 'fixtures/flags', `${cc}.gif`));
 const POP20 = 'CN IN US ID BR PK NG BD RU JP MX PH VN ET EG DE IR TR CD FR'.split(' ');
 

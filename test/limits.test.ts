@@ -3,14 +3,14 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { spawnCli, collect } from './helpers/cli.js';
+import { tempDirs } from './helpers/tmp.js';
 import { fetchAll } from './helpers/lib.js';
 import { bodyFor, startServer, type Counter } from './helpers/server.js';
 
-const tmp = () => mkdtempSync(path.join(tmpdir(), 'bulkget-limits-'));
+const tmp = tempDirs('limits');
 
 test('--limit 5 --per-host 2 over 4 ports: the servers see exactly 5 and 2 at most', async (t) => {
   const group: Counter = { open: 0, peak: 0 };

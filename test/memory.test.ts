@@ -22,7 +22,7 @@ async function sha256File(file: string): Promise<string> {
   return h.digest('hex');
 }
 
-test('a 50 MiB file downloads with peak RSS under 100 MiB', { skip: !existsSync(path.join(ROOT, 'dist/cli/main.js')) && 'needs npm run build' }, async (t) => {
+test('a 50 MiB file downloads with peak RSS under 150 MiB (the target of issue #12)', { skip: !existsSync(path.join(ROOT, 'dist/cli/main.js')) && 'needs npm run build' }, async (t) => {
   const size = 50 << 20;
   // One 1 MiB block, sent 50 times with a counter in front, so the file is not all one pattern.
   const block = createHash('sha256').update('block').digest();
@@ -57,5 +57,5 @@ test('a 50 MiB file downloads with peak RSS under 100 MiB', { skip: !existsSync(
   const kb = Number(/PEAK_RSS_KB (\d+)/.exec(stderr)?.[1]);
   assert.ok(kb > 0, stderr);
   t.diagnostic(`peak RSS ${(kb / 1024).toFixed(1)} MiB`);
-  assert.ok(kb < 100 * 1024, `peak RSS ${(kb / 1024).toFixed(1)} MiB`);
+  assert.ok(kb < 150 * 1024, `peak RSS ${(kb / 1024).toFixed(1)} MiB`);
 });

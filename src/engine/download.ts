@@ -70,7 +70,7 @@ export class Download extends EventEmitter<DownloadEvents> implements AsyncItera
     return q;
   }
 
-  private async run(lines: AsyncIterable<RawLine>, o: ResolvedOptions, signal: AbortSignal): Promise<Summary> {
+  private async run(lines: Iterable<RawLine> | AsyncIterable<RawLine>, o: ResolvedOptions, signal: AbortSignal): Promise<Summary> {
     const timer = o.progressIntervalMs > 0 ? setInterval(() => this.emit('progress', this.stats), o.progressIntervalMs) : undefined;
     timer?.unref();
     try {

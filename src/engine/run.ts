@@ -61,6 +61,7 @@ export async function runEngine(lines: AsyncIterable<RawLine> | Iterable<RawLine
     proxyAuth: res.proxyAuth,
     stop,
     watchdog: res.watchdog,
+    lenient: res.lenient,
   };
   try {
     const driver = drive({

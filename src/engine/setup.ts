@@ -27,6 +27,7 @@ export interface Resources {
   watchdog: Watchdog;
   requestPath: (url: URL) => string;
   proxyAuth?: (url: URL) => string | undefined;
+  lenient: Set<string>;
 }
 
 export async function openResources(o: ResolvedOptions, stats: Stats): Promise<Resources> {
@@ -49,6 +50,8 @@ export async function openResources(o: ResolvedOptions, stats: Stats): Promise<R
     }
     return proxies.get(origin);
   };
+  // Endpoints that sent a head the parser refused: their new sockets get lenient heads.
+  const lenient = new Set<string>();
   const pool = new ConnectionPool({
     limit: o.limit,
     perHost: o.perHost,
@@ -59,7 +62,7 @@ export async function openResources(o: ResolvedOptions, stats: Stats): Promise<R
     makeClient: (origin) => {
       const proxy = proxyOf(origin);
       return new Client(clientOrigin(origin, proxy), {
-        connect: makeConnector({ origin, timeoutMs: o.connectTimeoutMs, insecure: o.insecure, proxy }),
+        connect: makeConnector({ origin, timeoutMs: o.connectTimeoutMs, insecure: o.insecure, proxy, lenient: () => lenient.has(origin) }),
         headersTimeout: o.timeoutMs,
         bodyTimeout: o.timeoutMs,
         pipelining: 1,
@@ -79,6 +82,7 @@ export async function openResources(o: ResolvedOptions, stats: Stats): Promise<R
     writer: new SmallFileWriter(),
     budget: new BodyBudget(),
     watchdog: new Watchdog(o.timeoutMs),
+    lenient,
     requestPath: httpProxy
       ? (url) => (url.protocol === 'http:' && proxyOf(url.origin) ? withoutUserinfo(url) : url.pathname + url.search)
       : (url) => url.pathname + url.search,

@@ -54,6 +54,12 @@ interface ConnectorOptions {
   timeoutMs: number;
   insecure: boolean;
   proxy?: URL;
+  /**
+   * Whether this endpoint has sent a head undici's parser refused (a header repeated with the same
+   * value): its new sockets get lenient heads (lenient.ts). Asked per connection, never per request:
+   * every other endpoint pays nothing for it.
+   */
+  lenient: () => boolean;
 }
 
 type Callback = (err: Error | null, socket: net.Socket | tls.TLSSocket | null) => void;
@@ -63,18 +69,18 @@ export function makeConnector(o: ConnectorOptions): BuildConnector.connector {
   const target = new URL(o.origin);
   if (!o.proxy || target.protocol === 'http:') {
     // Direct, or absolute form to an http proxy (the Client's origin is then the proxy itself,
-    // see clientOrigin): undici's own connector, its sockets given lenient heads.
+    // see clientOrigin): undici's own connector.
     const connect = buildConnector({ timeout: o.timeoutMs, rejectUnauthorized: !o.insecure });
     return ((opts: BuildConnector.Options, callback: Callback) =>
       connect(opts, (err, socket) => {
-        if (socket) foldRepeatedLengths(socket as net.Socket);
+        if (socket && o.lenient()) foldRepeatedLengths(socket as net.Socket);
         (callback as (e: Error | null, s: unknown) => void)(err, socket);
       })) as unknown as BuildConnector.connector;
   }
   const proxy = o.proxy;
   return ((_opts: unknown, callback: Callback) => {
     tunnel(proxy, target, o, (err, socket) => {
-      if (socket) foldRepeatedLengths(socket);
+      if (socket && o.lenient()) foldRepeatedLengths(socket);
       callback(err, socket);
     });
   }) as unknown as BuildConnector.connector;

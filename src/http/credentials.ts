@@ -58,7 +58,9 @@ export function requestHeaders(
   url: URL,
   policy: CredentialPolicy,
 ): Record<string, string> {
-  const home = policy.trusted || sameOrigin(original, url);
+  // The usual request: the URL as listed, no user in it, no netrc: nothing to add or drop.
+  if (url === original && policy.netrc === undefined && url.username === '' && url.password === '') return given;
+  const home = policy.trusted || url === original || sameOrigin(original, url);
   let out = given;
   if (!home) {
     for (const name of CREDENTIAL_HEADERS) {

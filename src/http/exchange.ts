@@ -39,6 +39,10 @@ export interface BodySink {
  */
 type Decide = (head: Head) => BodySink | undefined;
 
+function isParserRefusal(code: string | undefined): boolean {
+  return code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH' || (code !== undefined && code.startsWith('HPE_'));
+}
+
 /** An unwanted body (an error page, a redirect) bigger than this costs the socket instead. */
 const DISCARD_LIMIT = 256 << 10;
 
@@ -80,6 +84,8 @@ class ExchangeHandler implements Dispatcher.DispatchHandler, Watched {
   private expired: Error | undefined;
   /** Progress for the watchdog: the final head and every body chunk. */
   ticks = 0;
+  seenTicks = 0;
+  seenSince = -1;
 
   constructor(
     private readonly decide: Decide,
@@ -186,9 +192,9 @@ class ExchangeHandler implements Dispatcher.DispatchHandler, Watched {
     this.settle();
     // Our own abort comes back wrapped by undici at times: report it as we made it.
     if (this.expired) err = this.expired;
-    else if (!this.head && errorCode(err) === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH') {
-      // Before any head, this is undici reporting a head its parser refused (a control character
-      // in a header, say) as a length mismatch: not a body cut short, and not worth a retry.
+    else if (!this.head && isParserRefusal(errorCode(err))) {
+      // A head undici's parser refused (a header given twice, a control character in a value):
+      // not a body cut short, though undici may call it a length mismatch.
       err = Object.assign(new Error('the server sent a malformed response head'), { code: 'BULKGET_BAD_HEAD', cause: err });
     }
     // A decided error (the answer said 404) is what the item failed for; a transport error that

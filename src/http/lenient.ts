@@ -34,6 +34,7 @@ export function foldRepeatedLengths(socket: Socket): void {
     }
     const out: Buffer[] = [];
     let at = 0;
+    let last = 0; // bytes before this offset are in `out` already
     while (inHead && at < chunk.length) {
       const end = chunk.indexOf(CRLFCRLF, at);
       if (end < 0) {
@@ -43,21 +44,28 @@ export function foldRepeatedLengths(socket: Socket): void {
         }
         // Wait for the rest of the head, reading on while the socket has more for us.
         carry = chunk.subarray(at);
+        if (last < at) out.push(chunk.subarray(last, at));
         const more = read.call(this) as Buffer | null;
         if (more === null) return out.length ? Buffer.concat(out) : null;
         chunk = Buffer.concat([carry, more]);
         carry = undefined;
         at = 0;
+        last = 0;
         continue;
       }
-      const head = chunk.toString('latin1', at, end + 2);
-      out.push(needsFolding(head) ? Buffer.from(fold(head) + '\r\n', 'latin1') : chunk.subarray(at, end + 4));
-      at = end + 4;
       // An interim answer (100 Continue, 102 Processing, 103 Early Hints): another head follows.
-      inHead = /^HTTP\/\d(?:\.\d)? 1\d\d/.test(head);
+      // `HTTP/1.1 1xx`: the status starts at byte 9.
+      inHead = chunk[at + 9] === 0x31 && chunk[at + 8] === 0x20;
+      if (needsFolding(chunk, at, end + 2)) {
+        out.push(chunk.subarray(last, at), Buffer.from(fold(chunk.toString('latin1', at, end + 2)) + '\r\n', 'latin1'));
+        last = end + 4;
+      }
+      at = end + 4;
     }
-    if (at < chunk.length) out.push(chunk.subarray(at));
-    return out.length === 1 ? out[0]! : Buffer.concat(out);
+    // The usual answer needs nothing: the chunk goes on as it came, no copy, no slice.
+    if (out.length === 0) return chunk;
+    if (last < chunk.length) out.push(chunk.subarray(last));
+    return Buffer.concat(out);
   } as Socket['read'];
 }
 
@@ -65,15 +73,37 @@ export function foldRepeatedLengths(socket: Socket): void {
 // (curl and wget take it); they become `_`, and what is shown of the value is sanitised anyway.
 const CONTROL_IN_LINE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
 
-/** Cheap test: repeated or listed Content-Length, one beside Transfer-Encoding, a control char. */
-function needsFolding(head: string): boolean {
-  if (CONTROL_IN_LINE.test(head)) return true;
-  const first = head.search(/\r\ncontent-length[ \t]*:/i);
-  if (first < 0) return false;
-  if (/\r\ntransfer-encoding[ \t]*:/i.test(head)) return true;
-  const rest = head.slice(first + 2);
-  const eol = rest.indexOf('\r\n');
-  return rest.slice(0, eol < 0 ? undefined : eol).includes(',') || /\r\ncontent-length[ \t]*:/i.test(rest);
+const CONTENT_LENGTH = Buffer.from('content-length');
+const TRANSFER_ENCODING = Buffer.from('transfer-encoding');
+
+/** Whether the bytes at `at` spell `name` (lower case), in any case. */
+function startsWithName(buf: Buffer, at: number, end: number, name: Buffer): boolean {
+  if (end - at < name.length) return false;
+  for (let k = 0; k < name.length; k++) if ((buf[at + k]! | 0x20) !== name[k]) return false;
+  return true;
+}
+
+/**
+ * One pass over the head's bytes, no string made: repeated or listed Content-Length, one beside
+ * Transfer-Encoding, or a control character. Almost every head passes straight through.
+ */
+function needsFolding(buf: Buffer, start: number, end: number): boolean {
+  let lengths = 0;
+  let chunked = false;
+  let inLength = false;
+  for (let i = start; i < end; i++) {
+    const b = buf[i]!;
+    if (b === 0x0d && buf[i + 1] === 0x0a) {
+      i++;
+      inLength = startsWithName(buf, i + 1, end, CONTENT_LENGTH);
+      if (inLength) lengths++;
+      else if (startsWithName(buf, i + 1, end, TRANSFER_ENCODING)) chunked = true;
+      continue;
+    }
+    if ((b < 0x20 && b !== 0x09) || b === 0x7f) return true;
+    if (b === 0x2c && inLength) return true; // `Content-Length: 5, 5`
+  }
+  return lengths > 1 || (lengths > 0 && chunked);
 }
 
 /**

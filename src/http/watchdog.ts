@@ -7,16 +7,14 @@
 /** A request being watched: `ticks` moves on progress, `expire` aborts it. */
 export interface Watched {
   ticks: number;
+  /** The sweeper's notes: the ticks it saw last, and since when (-1: not seen yet). */
+  seenTicks: number;
+  seenSince: number;
   expire(err: Error): void;
 }
 
-interface Entry {
-  seen: number;
-  since: number;
-}
-
 export class Watchdog {
-  private readonly live = new Map<Watched, Entry>();
+  private readonly live = new Set<Watched>();
   private timer: NodeJS.Timeout | undefined;
   private readonly everyMs: number;
 
@@ -26,8 +24,10 @@ export class Watchdog {
     this.everyMs = Math.min(1000, Math.max(20, Math.floor(idleMs / 4)));
   }
 
+  /** Per request: a Set insert, no clock read (the sweeper notes the time when it first looks). */
   add(w: Watched): void {
-    this.live.set(w, { seen: w.ticks, since: performance.now() });
+    w.seenSince = -1;
+    this.live.add(w);
     if (!this.timer) {
       this.timer = setInterval(() => this.sweep(), this.everyMs);
       this.timer.unref();
@@ -44,11 +44,11 @@ export class Watchdog {
 
   private sweep(): void {
     const now = performance.now();
-    for (const [w, e] of this.live) {
-      if (w.ticks !== e.seen) {
-        e.seen = w.ticks;
-        e.since = now;
-      } else if (now - e.since >= this.idleMs) {
+    for (const w of this.live) {
+      if (w.seenSince < 0 || w.ticks !== w.seenTicks) {
+        w.seenTicks = w.ticks;
+        w.seenSince = now;
+      } else if (now - w.seenSince >= this.idleMs) {
         this.remove(w);
         w.expire(stalled(this.idleMs));
       }

@@ -1,5 +1,5 @@
-// One endpoint (scheme, host, port) as the pool keeps it: its slots, idle sockets, waiters and
-// the pauses a server asked for.
+// The pool's data: one endpoint (scheme, host, port) as the pool keeps it -- its slots, idle
+// sockets, waiters and the pauses a server asked for -- and the pool's options and error.
 
 import type { Client } from 'undici';
 import type { Lease } from '../types.js';
@@ -23,4 +23,23 @@ export class Endpoint {
   nextStart = 0; // --rate spacing
   inReady = false;
   constructor(readonly origin: string) {}
+}
+
+export interface PoolOptions {
+  /** Total slots; 0 = unlimited. */
+  limit: number;
+  /** Slots per endpoint (scheme, host, port); 0 = unlimited. */
+  perHost: number;
+  /** Request starts per second per endpoint; 0 = unlimited. */
+  rate: number;
+  /** Builds the Client for one slot (timeouts, TLS, proxy are the caller's business). */
+  makeClient: (origin: string) => Client;
+  /** A socket opened or closed, as undici reports it. */
+  onSocket?: (delta: 1 | -1) => void;
+}
+
+export class PoolClosedError extends Error {
+  constructor() {
+    super('the connection pool was closed');
+  }
 }

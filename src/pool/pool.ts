@@ -14,26 +14,7 @@
 import type { Client } from 'undici';
 import type { Lease, Slots } from '../types.js';
 import { Deque } from './deque.js';
-import { Endpoint, type Slot, type Waiter } from './endpoint.js';
-
-interface PoolOptions {
-  /** Total slots; 0 = unlimited. */
-  limit: number;
-  /** Slots per endpoint (scheme, host, port); 0 = unlimited. */
-  perHost: number;
-  /** Request starts per second per endpoint; 0 = unlimited. */
-  rate: number;
-  /** Builds the Client for one slot (timeouts, TLS, proxy are the caller's business). */
-  makeClient: (origin: string) => Client;
-  /** A socket opened or closed, as undici reports it. */
-  onSocket?: (delta: 1 | -1) => void;
-}
-
-class PoolClosedError extends Error {
-  constructor() {
-    super('the connection pool was closed');
-  }
-}
+import { Endpoint, PoolClosedError, type PoolOptions, type Slot, type Waiter } from './endpoint.js';
 
 export class ConnectionPool implements Slots {
   private readonly endpoints = new Map<string, Endpoint>();
@@ -85,6 +66,12 @@ export class ConnectionPool implements Slots {
   pause(origin: string, untilMs: number): void {
     const ep = this.endpoint(origin);
     if (untilMs > ep.pausedUntil) ep.pausedUntil = untilMs;
+  }
+
+  refresh(origin: string): void {
+    const ep = this.endpoints.get(origin);
+    if (!ep) return;
+    for (const slot of [...ep.idle]) void this.closeSlot(slot);
   }
 
   /** Rejects every waiter and closes every socket. Leased slots close when released. */

@@ -3,7 +3,7 @@
 
 import { constants, opendirSync } from 'node:fs';
 import { chmod, lstat, mkdir, open, realpath, stat, unlink } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, resolve, sep } from 'node:path';
 import { SetupError } from '../errors.js';
 import { partialName } from '../naming/names.js';
 import { PathError } from './files.js';
@@ -161,7 +161,8 @@ export class SafeDirs {
     }
     return {
       abs: join(dir, segs[segs.length - 1]!),
-      part: join(this.partDir, partialName(rel)),
+      // A plain concatenation: partDir is absolute and normalised, a partial name holds no '/'.
+      part: this.partDir + sep + partialName(rel),
       fresh,
       partFresh: this.partFresh,
     };

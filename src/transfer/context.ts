@@ -49,4 +49,6 @@ export interface TransferContext {
   stop: (reason: string) => void;
   /** Aborts requests that make no progress for --timeout (1xx answers do not count). */
   watchdog?: Watchdog;
+  /** Endpoints whose heads need lenient parsing (see http/lenient.ts). */
+  lenient: Set<string>;
 }

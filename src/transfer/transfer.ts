@@ -11,7 +11,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import type { Item, ItemResult, Outcome } from '../types.js';
-import { describeError, isDiskFull } from '../errors.js';
+import { describeError, errorCode, isDiskFull } from '../errors.js';
 import { escapeControls } from '../text.js';
 import type { Placement } from '../store/dest.js';
 import { discardPart } from '../store/files.js';
@@ -78,6 +78,7 @@ async function run(item: Item, ctx: TransferContext, result: ItemResult): Promis
   let hops = 0;
   let retry = 0;
   let spent = 0; // ms of this item's --max-time used so far
+  let lenientTries = 0;
   const visited = new Set<string>([url.href]);
 
   for (;;) {
@@ -93,7 +94,7 @@ async function run(item: Item, ctx: TransferContext, result: ItemResult): Promis
     const partHash = item.sha256 && resume ? await hashPart(place.part) : undefined;
     let a: AttemptResult | undefined;
     let failure: unknown;
-    const lease = await ctx.slots.acquire(url.origin, hops > 0 || retry > 0);
+    const lease = await ctx.slots.acquire(url.origin, hops > 0 || retry > 0 || lenientTries > 0);
     result.attempts++;
     // --max-time counts attempts and backoff waits, never the wait for a slot (SPEC).
     const remainingMs = opts.maxTimeMs > 0 ? opts.maxTimeMs - spent : undefined;
@@ -116,6 +117,17 @@ async function run(item: Item, ctx: TransferContext, result: ItemResult): Promis
     let retryReason: string | undefined;
     let waitMs: number | undefined;
     if (a === undefined) {
+      if (errorCode(failure) === 'BULKGET_BAD_HEAD' && lenientTries < 2) {
+        // A head the parser refused: from now on this endpoint's sockets fold repeated headers
+        // before the parser sees them (curl and wget accept such heads). Asked again at once, on
+        // a fresh socket; not a retry: nothing went wrong that waiting would cure.
+        lenientTries++;
+        if (!ctx.lenient.has(url.origin)) {
+          ctx.lenient.add(url.origin);
+          ctx.slots.refresh(url.origin);
+        }
+        continue;
+      }
       if (!isRetryableError(failure)) return new End('failed', describeError(failure));
       retryReason = describeError(failure);
     } else {
