@@ -16,11 +16,12 @@ const CORPUS_FORMAT = 3; // bump when the content functions change, so --keep ne
 const LARGE_BLOCK = MiB;
 const STAMP = 64; // bytes at the start of each large block that carry "name block k"
 
-export function corpusSizes(quick) {
-  // --quick keeps every code path (many small files, a few medium, two large) but a tenth of the work.
+export function corpusSizes(quick, scale = 1) {
+  // --quick keeps every code path (many small files, a few medium, two large) but a tenth of the work;
+  // --scale N multiplies the small and medium files (steady state: start-up a small share).
   return quick
-    ? { small: 2000, smallSize: 4096, medium: 40, mediumSize: MiB, large: 2, largeSize: 64 * MiB }
-    : { small: 10000, smallSize: 4096, medium: 200, mediumSize: MiB, large: 2, largeSize: 512 * MiB };
+    ? { small: 2000 * scale, smallSize: 4096, medium: 40 * scale, mediumSize: MiB, large: 2, largeSize: 64 * MiB }
+    : { small: 10000 * scale, smallSize: 4096, medium: 200 * scale, mediumSize: MiB, large: 2, largeSize: 512 * MiB };
 }
 
 export const smallName = (i) => `f${String(i).padStart(5, '0')}.bin`;
@@ -87,8 +88,8 @@ function writeLarge(file, name, size) {
 }
 
 // Builds (or reuses, when the manifest matches) the corpus under root. Returns the manifest.
-export async function ensureCorpus(root, quick, log) {
-  const sizes = corpusSizes(quick);
+export async function ensureCorpus(root, quick, log, scale = 1) {
+  const sizes = corpusSizes(quick, scale);
   const manifestPath = path.join(root, 'manifest.json');
   try {
     const m = JSON.parse(fs.readFileSync(manifestPath, 'utf8'));

@@ -43,14 +43,14 @@ export function workloadTable(wl, toolNames, runsOf) {
     '',
     `${files.toLocaleString('en-US')} files, ${(bytes / 1e6).toFixed(1)} MB; ${wl.conns} connections${wl.perHost ? `, ${wl.perHost} per host` : ''}; ${wl.hosts} endpoint${wl.hosts > 1 ? 's' : ''}.`,
     '',
-    `| tool | runs ok | median wall s (min–max) | files/s | MB/s | CPU s (user+sys) | CPU s per 10k files | peak RSS MiB | ratio to curl (${byFiles ? 'files/s' : 'MB/s'}) |`,
-    '|---|---|---|---|---|---|---|---|---|',
+    `| tool | runs ok | median wall s (min–max) | files/s | MB/s | CPU s (user+sys) | CPU µs per file | CPU ms per MiB | peak RSS MiB | ratio to curl (${byFiles ? 'files/s' : 'MB/s'}) |`,
+    '|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const t of toolNames) {
     const s = sums.get(t);
     if (s.total === 0) continue;
     if (s.ok === 0) {
-      lines.push(`| ${t} | 0/${s.total} | **FAILED** | – | – | – | – | – | – |`);
+      lines.push(`| ${t} | 0/${s.total} | **FAILED** | – | – | – | – | – | – | – |`);
       continue;
     }
     const r = rate(s);
@@ -58,7 +58,7 @@ export function workloadTable(wl, toolNames, runsOf) {
     const okCell = s.ok === s.total ? `${s.ok}/${s.total}` : `${s.ok}/${s.total} (${s.total - s.ok} FAILED)`;
     lines.push(
       `| ${t} | ${okCell} | ${fmt(s.wall, 3)} (${fmt(s.min, 3)}–${fmt(s.max, 3)}) | ${fmtRate(files / s.wall)} | ${fmtRate(bytes / 1e6 / s.wall)} | ` +
-        `${fmt(s.cpu)} (${fmt(s.user)}+${fmt(s.sys)}) | ${wl.set === 'large' ? '–' : fmt((s.cpu * 10000) / files)} | ${fmt(s.rss, 1)}${s.approx ? ' (approx)' : ''} | ${ratio} |`,
+        `${fmt(s.cpu)} (${fmt(s.user)}+${fmt(s.sys)}) | ${wl.set === 'large' ? '–' : fmt((s.cpu * 1e6) / files, 0)} | ${fmt((s.cpu * 1000) / (bytes / 1048576), 2)} | ${fmt(s.rss, 1)}${s.approx ? ' (approx)' : ''} | ${ratio} |`,
     );
   }
   lines.push('');

@@ -25,7 +25,10 @@ const HELP = `usage: npm run bench [-- options]
   --quick              smoke run: smaller corpora, 2 rounds, 50,000-URL memory runs (about a minute)
   --rounds N           rounds of the interleaved workloads (default 5; 2 with --quick)
   --only LIST          comma list of ${ALL_PARTS.join(',')} (default: all)
-  --tools LIST         comma list of bulkget,curl,wget2,aria2c (default: every one installed)
+  --tools LIST         comma list of bulkget,curl,wget2,aria2c,aiohttp,bulkget-n24 (default: every
+                       one installed; bulkget-n24 is bulkget on the node binary named by NODE24)
+  --scale N            N times the small and medium files (10: 100,000 small, 2,000 medium), so
+                       start-up is under a tenth of the run
   --mem-n N            URLs in the big memory runs (default 1000000; 50000 with --quick)
   --server KIND        auto (nginx if installed) | nginx | node (default auto)
   --workdir DIR        corpus, lists and outputs (default /dev/shm/bulkget-bench, else the OS tmpdir)
@@ -43,6 +46,7 @@ function parseOptions() {
       rounds: { type: 'string' },
       only: { type: 'string' },
       tools: { type: 'string' },
+      scale: { type: 'string', default: '1' },
       'mem-n': { type: 'string' },
       server: { type: 'string', default: 'auto' },
       workdir: { type: 'string' },
@@ -76,7 +80,8 @@ function parseOptions() {
     quick,
     rounds: values.rounds ? int('rounds', values.rounds, 1) : quick ? 2 : 5,
     parts: values.only ? list('only', values.only, ALL_PARTS) : ALL_PARTS,
-    tools: values.tools ? list('tools', values.tools, ['bulkget', 'curl', 'wget2', 'aria2c']) : null,
+    tools: values.tools ? list('tools', values.tools, ['bulkget', 'curl', 'wget2', 'aria2c', 'aiohttp', 'bulkget-n24']) : null,
+    scale: int('scale', values.scale, 1),
     memN: values['mem-n'] ? int('mem-n', values['mem-n'], 10001) : quick ? 50_000 : 1_000_000,
     server: values.server,
     workDir: path.resolve(values.workdir || path.join(fs.existsSync(shm) ? shm : os.tmpdir(), 'bulkget-bench')),
@@ -186,7 +191,7 @@ async function main() {
   for (const t of active) log(`tool: ${versions[t.name]}`);
   if (!haveGnuTime) log('note: /usr/bin/time not found (apt-get install -y time); CPU and RSS are sampled from /proc (approx)');
 
-  const manifest = await ensureCorpus(corpusRoot, opt.quick, log);
+  const manifest = await ensureCorpus(corpusRoot, opt.quick, log, opt.scale);
   let server;
   const cleanup = () => {
     killAllRuns();
@@ -220,7 +225,7 @@ async function main() {
           fs.mkdirSync(outDir, { recursive: true });
           const { cmd, args } = tool.command(wl, outDir, ctx);
           const timeoutMs = opt.timeoutMs;
-          const m = await measure(cmd, args, { cwd: repoDir, timeoutMs, stdin: 'ignore', stdout: 'capture', tmpDir });
+          const m = await measure(cmd, args, { cwd: repoDir, timeoutMs, stdin: 'ignore', stdout: 'capture', tmpDir, env: tool.env });
           let reason = null;
           if (m.timedOut) reason = `timed out after ${timeoutMs / 1000}s`;
           else if (m.signal) reason = `killed by ${m.signal}`;

@@ -20,7 +20,41 @@ function urlList(ctx, wl) {
   return writeOnce(path.join(ctx.listDir, `${wl.id}.urls`), () => wl.items.map((it) => `${it.url}\n`).join(''));
 }
 
+/** A python3 that has aiohttp (Debian's python3-aiohttp is for /usr/bin/python3), or null. */
+function aiohttpPython() {
+  for (const py of ['/usr/bin/python3', 'python3']) {
+    const r = spawnSync(py, ['-c', 'import aiohttp, sys; print(aiohttp.__version__)'], { encoding: 'utf8' });
+    if (r.status === 0) return { py, version: firstLine(r.stdout) };
+  }
+  return null;
+}
+
+/**
+ * bulkget under another Node.js (NODE24: a node binary, e.g. from `npx -p node@24`), with the
+ * shebang's flags and environment, so the two columns differ only in the runtime.
+ */
+function bulkgetOn(repoDir, name, node) {
+  const shebang = fs.readFileSync(path.join(repoDir, 'bin/bulkget.js'), 'utf8').split('\n')[0];
+  const flags = shebang.split(' node ')[1]?.trim().split(/\s+/) ?? [];
+  return {
+    name,
+    available: () => Boolean(node && fs.existsSync(node)),
+    version: () => `bulkget on node ${firstLine(spawnSync(node, ['--version'], { encoding: 'utf8' }).stdout)}`,
+    env: { ...process.env, MALLOC_ARENA_MAX: '1' },
+    command: (wl, out, ctx) => ({
+      cmd: node,
+      args: [
+        ...flags, path.join(repoDir, 'dist/cli/main.js'),
+        '-i', urlList(ctx, wl), '-d', out, '-l', String(wl.conns),
+        ...(wl.perHost ? ['-p', String(wl.perHost)] : []),
+        '--progress', 'none', '-q',
+      ],
+    }),
+  };
+}
+
 export function makeTools(repoDir) {
+  const aio = aiohttpPython();
   return [
     {
       name: 'bulkget',
@@ -67,6 +101,16 @@ export function makeTools(repoDir) {
           '--no-config', '--no-netrc', '--no-hsts', '--no-hpkp', '--no-xattr', '--no-robots', '--no-cookies',
           '--progress=none', '-q', '-nd', `--max-threads=${wl.conns}`, '-P', out, '-i', urlList(ctx, wl),
         ],
+      }),
+    },
+    bulkgetOn(repoDir, 'bulkget-n24', process.env.NODE24),
+    {
+      name: 'aiohttp',
+      available: () => Boolean(aio),
+      version: () => `aiohttp ${aio.version} (python)`,
+      command: (wl, out, ctx) => ({
+        cmd: aio.py,
+        args: [path.join(repoDir, 'bench/aiohttp_get.py'), urlList(ctx, wl), out, String(wl.conns), String(wl.perHost || 0)],
       }),
     },
     {

@@ -114,6 +114,7 @@ test('every export of src/ is imported somewhere (the library entry and the exec
       for (const name of m[1]!.split(',')) used.add(name.trim().replace(/^type\s+/, '').split(/\s+as\s+/)[0]!);
     }
     for (const m of text.matchAll(/const \{([^}]*)\} = await import\(/g)) for (const name of m[1]!.split(',')) used.add(name.trim());
+    for (const m of text.matchAll(/\(await import\('[^']+'\)\)\.(\w+)/g)) used.add(m[1]!);
   }
   const unused: string[] = [];
   for (const f of all) {

@@ -125,7 +125,10 @@ test('--rate spaces request starts per endpoint', async (t) => {
   await Promise.all([0, 1, 2, 3, 4].map((i) => get(p, s.url(`/file/r${i}?size=10`))));
   await p.close();
   const times = s.requests.map((r) => r.at).sort((x, y) => x - y);
-  for (let i = 1; i < times.length; i++) assert.ok(times[i]! - times[i - 1]! >= 40, `gap ${times[i]! - times[i - 1]!} ms`);
+  // Starts are granted 50 ms apart; arrivals at the server jitter by a few ms on a busy machine
+  // (one late, the next on time), so the bound is on the whole span and on bursts.
+  assert.ok(times[4]! - times[0]! >= 4 * 45, `5 requests over ${Math.round(times[4]! - times[0]!)} ms`);
+  for (let i = 1; i < times.length; i++) assert.ok(times[i]! - times[i - 1]! >= 20, `gap ${times[i]! - times[i - 1]!} ms`);
 });
 
 test('close rejects waiters and closes idle sockets', async (t) => {

@@ -73,14 +73,14 @@ function churn(t: { after: (fn: () => void) => void }, stats: Stats): void {
   t.after(() => clearInterval(timer));
 }
 
-function start(
+async function start(
   t: { after: (fn: () => void) => void },
   mode: ProgressMode,
   stream: Sink,
   stats: Stats,
   extra: { noColor?: boolean; noun?: 'files' | 'flags' } = {},
-): Progress {
-  const p = startProgress({ mode, stream: asWriteStream(stream), stats, noun: extra.noun ?? 'files', intervalMs: 50, noColor: extra.noColor ?? false });
+): Promise<Progress> {
+  const p = await startProgress({ mode, stream: asWriteStream(stream), stats, noun: extra.noun ?? 'files', intervalMs: 50, noColor: extra.noColor ?? false });
   t.after(() => p.stop());
   return p;
 }
@@ -159,7 +159,7 @@ describe('startProgress', () => {
     const tty = new FakeTTY();
     const stats = newStats();
     churn(t, stats);
-    const p = start(t, 'bar', tty, stats);
+    const p = await start(t, 'bar', tty, stats);
     await sleep(350);
     const during = tty.text;
     assert.match(during, /\x1b\[/);
@@ -183,7 +183,7 @@ describe('startProgress', () => {
     const tty = new FakeTTY();
     const stats = newStats();
     stats.queued = 3;
-    const p = start(t, 'bar', tty, stats);
+    const p = await start(t, 'bar', tty, stats);
     const before = tty.text.length;
     p.log('CN OK');
     const written = tty.text.slice(before);
@@ -198,7 +198,7 @@ describe('startProgress', () => {
     const tty = new FakeTTY();
     const stats = newStats();
     churn(t, stats);
-    const p = start(t, 'bar', tty, stats, { noColor: true });
+    const p = await start(t, 'bar', tty, stats, { noColor: true });
     await sleep(250);
     p.stop();
     assert.match(tty.text, /\x1b\[/);
@@ -210,7 +210,7 @@ describe('startProgress', () => {
       const pipe = new Sink();
       const stats = newStats();
       churn(t, stats);
-      const p = start(t, mode, pipe, stats, { noun: 'flags' });
+      const p = await start(t, mode, pipe, stats, { noun: 'flags' });
       await sleep(300);
       p.log('*** Error for https://h.example/x: HTTP 500');
       p.stop();
@@ -237,7 +237,7 @@ describe('startProgress', () => {
     const pipe = new Sink();
     const stats = newStats();
     churn(t, stats);
-    const p = start(t, 'auto', pipe, stats);
+    const p = await start(t, 'auto', pipe, stats);
     await sleep(200);
     assert.equal(pipe.text, '');
     p.log('*** Invalid input argv:1: not an absolute URL');
@@ -247,11 +247,11 @@ describe('startProgress', () => {
 
   it('auto on a terminal is the bar; none draws nothing', async (t) => {
     const tty = new FakeTTY();
-    const p = start(t, 'auto', tty, newStats());
+    const p = await start(t, 'auto', tty, newStats());
     p.stop();
     assert.match(tty.text, /files/);
     const quiet = new FakeTTY();
-    start(t, 'none', quiet, newStats()).stop();
+    (await start(t, 'none', quiet, newStats())).stop();
     assert.equal(quiet.text, '');
   });
 
@@ -260,7 +260,7 @@ describe('startProgress', () => {
     const base = timeouts();
     for (const mode of ['bar', 'lines'] as const) {
       const stream = mode === 'bar' ? new FakeTTY() : new Sink();
-      const p = startProgress({ mode, stream: asWriteStream(stream), stats: newStats(), noun: 'files', intervalMs: 50, noColor: false });
+      const p = await startProgress({ mode, stream: asWriteStream(stream), stats: newStats(), noun: 'files', intervalMs: 50, noColor: false });
       await sleep(120);
       assert.equal(timeouts(), base, `${mode}: no ref'ed timer`);
       assert.ok(stream.chunks.length > 0, `${mode} drew something`);

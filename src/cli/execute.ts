@@ -59,7 +59,7 @@ async function run(config: Config, io: Io, job: Job, trap: Trap, saveFailed: Sav
   const dl = download(job.items, { ...config.download, signal: trap.signal });
   const failures = new FailureLog().attach(dl);
   saveFailed?.attach(dl);
-  const progress = startProgress({
+  const progress = await startProgress({
     mode: cli.quiet ? 'none' : cli.progress,
     stream: io.stderr,
     stats: dl.stats,

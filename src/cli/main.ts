@@ -1,7 +1,13 @@
 // The executable's entry. `--version` is answered before anything heavy is loaded (undici,
 // commander and the engine cost tens of milliseconds to import); everything else goes to the CLI.
 
+import module from 'node:module';
 import { bulkgetVersion } from '../version.js';
+
+// Node 22+ keeps the compiled code of the modules loaded after this on disk, for the next run (a
+// one-URL dry run: 138 -> 128 ms on Node 24.21). A process-wide setting: the CLI's to make, never
+// the library's. Node 20 has no such cache.
+(module as { enableCompileCache?: () => unknown }).enableCompileCache?.();
 
 const argv = process.argv.slice(2);
 if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {

@@ -9,6 +9,8 @@ import { Client } from '../http/undici.js';
 import { clientOrigin, makeConnector, proxyFor } from '../http/connect.js';
 import { basicAuth, withoutUserinfo } from '../http/credentials.js';
 import { Watchdog } from '../http/watchdog.js';
+import { cachedLookup } from '../http/dns.js';
+import type { LookupFunction } from 'node:net';
 import { SafeDirs, prepareDest } from '../store/dest.js';
 import { acquireLock, type Lock } from '../store/lock.js';
 import { StateStore } from '../store/state.js';
@@ -52,6 +54,7 @@ export async function openResources(o: ResolvedOptions, stats: Stats): Promise<R
   };
   // Endpoints that sent a head the parser refused: their new sockets get lenient heads.
   const lenient = new Set<string>();
+  const lookup = cachedLookup() as unknown as LookupFunction;
   const pool = new ConnectionPool({
     limit: o.limit,
     perHost: o.perHost,
@@ -62,7 +65,7 @@ export async function openResources(o: ResolvedOptions, stats: Stats): Promise<R
     makeClient: (origin) => {
       const proxy = proxyOf(origin);
       return new Client(clientOrigin(origin, proxy), {
-        connect: makeConnector({ origin, timeoutMs: o.connectTimeoutMs, insecure: o.insecure, proxy, lenient: () => lenient.has(origin) }),
+        connect: makeConnector({ origin, timeoutMs: o.connectTimeoutMs, insecure: o.insecure, proxy, lenient: () => lenient.has(origin), lookup }),
         headersTimeout: o.timeoutMs,
         bodyTimeout: o.timeoutMs,
         pipelining: 1,

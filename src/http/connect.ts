@@ -5,7 +5,7 @@
 // with CONNECT and TLS is run end to end inside the tunnel. Either way the pool still counts the
 // slot against the *target* endpoint, which is what --per-host promises.
 
-import net from 'node:net';
+import net, { type LookupFunction } from 'node:net';
 import tls from 'node:tls';
 import type { buildConnector as BuildConnector } from 'undici';
 import { buildConnector } from './undici.js';
@@ -60,6 +60,8 @@ interface ConnectorOptions {
    * every other endpoint pays nothing for it.
    */
   lenient: () => boolean;
+  /** The run's DNS cache (dns.ts). */
+  lookup?: LookupFunction;
 }
 
 type Callback = (err: Error | null, socket: net.Socket | tls.TLSSocket | null) => void;
@@ -70,7 +72,7 @@ export function makeConnector(o: ConnectorOptions): BuildConnector.connector {
   if (!o.proxy || target.protocol === 'http:') {
     // Direct, or absolute form to an http proxy (the Client's origin is then the proxy itself,
     // see clientOrigin): undici's own connector.
-    const connect = buildConnector({ timeout: o.timeoutMs, rejectUnauthorized: !o.insecure });
+    const connect = buildConnector({ timeout: o.timeoutMs, rejectUnauthorized: !o.insecure, ...(o.lookup ? { lookup: o.lookup } : {}) });
     return ((opts: BuildConnector.Options, callback: Callback) =>
       connect(opts, (err, socket) => {
         if (socket && o.lenient()) foldRepeatedLengths(socket as net.Socket);

@@ -3,7 +3,6 @@
 
 import type { Stats } from '../types.js';
 import { clock, groupDigits, humanBytes, humanDuration, humanRate } from './format.js';
-import { startBar } from './bar.js';
 import { Sampler, countText, withNewline, type Snapshot } from './snapshot.js';
 
 export type ProgressMode = 'auto' | 'bar' | 'lines' | 'none';
@@ -26,14 +25,15 @@ export interface Progress {
 }
 
 
-export function startProgress(o: ProgressOptions): Progress {
+/** The display of `o.mode`; the bar's code (and cli-progress) is loaded only when a bar is drawn. */
+export async function startProgress(o: ProgressOptions): Promise<Progress> {
   let mode = o.mode;
   if (mode === 'auto') mode = o.stream.isTTY ? 'bar' : 'none';
   // Escape codes and carriage returns in a log file or a pipe are noise: the plain lines say the same.
   if (mode === 'bar' && !o.stream.isTTY) mode = 'lines';
   switch (mode) {
     case 'bar':
-      return startBar(o);
+      return (await import('./bar.js')).startBar(o);
     case 'lines':
       return startLines(o);
     default:

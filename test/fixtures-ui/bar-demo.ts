@@ -7,7 +7,7 @@ import { startProgress, type ProgressMode } from '../../src/ui/progress.js';
 const mode = (process.argv[2] ?? 'auto') as ProgressMode;
 const duration = Number(process.argv[3] ?? 400);
 const stats = newStats();
-const progress = startProgress({ mode, stream: process.stderr, stats, noun: 'files', intervalMs: 50, noColor: false });
+const progress = await startProgress({ mode, stream: process.stderr, stats, noun: 'files', intervalMs: 50, noColor: false });
 const tick = setInterval(() => {
   stats.queued += 10;
   stats.downloaded += 7;
