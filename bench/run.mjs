@@ -372,7 +372,9 @@ function renderReport(r) {
       if (!a || !b) continue;
       const delta = b.rssMiB - a.rssMiB;
       const okBoth = a.ok && b.ok;
-      checks.push([`${mode}: ${b.n.toLocaleString('en-US')} URLs use at most 16 MiB more than 10,000`, okBoth ? `${delta >= 0 ? '+' : ''}${delta.toFixed(1)} MiB (${a.rssMiB.toFixed(1)} → ${b.rssMiB.toFixed(1)})` : 'FAILED run', okBoth && delta <= 16]);
+      // SPEC: at most 32 bytes per item beyond the in-flight window (issue #12's check).
+      const perItem = (delta * 1048576) / (b.n - a.n);
+      checks.push([`${mode}: ${b.n.toLocaleString('en-US')} URLs at most 32 bytes per item over 10,000`, okBoth ? `${perItem.toFixed(1)} B/item (${a.rssMiB.toFixed(1)} → ${b.rssMiB.toFixed(1)} MiB)` : 'FAILED run', okBoth && perItem <= 32]);
     }
     for (const x of M.filter((y) => !y.ok && y.stderr)) L.push(`- mem ${x.mode} ${x.n}: stderr:`, '', '  ```', ...x.stderr.split('\n').map((l) => `  ${l}`), '  ```', '');
   }
@@ -382,11 +384,33 @@ function renderReport(r) {
   const peaks = [...bRuns.map((x) => x.rssMiB), ...memOk.map((x) => x.rssMiB)];
   if (peaks.length) {
     const peak = Math.max(...peaks);
-    checks.push(['bulkget peak RSS at most 100 MiB (every verified run)', `${peak.toFixed(1)} MiB`, peak <= 100]);
+    checks.push(['bulkget peak RSS at most 150 MiB (every verified run)', `${peak.toFixed(1)} MiB`, peak <= 150]);
   }
+  // Issue #12's targets, as ratios of medians from this run.
+  const rateOf = (tool, wl) => {
+    const ok = r.runs.filter((x) => x.tool === tool && x.workload === wl.id && x.ok);
+    if (!ok.length) return NaN;
+    const wall = median(ok.map((x) => x.wall));
+    return wl.set === 'small' ? wl.items.length / wall : wl.bytes / wall;
+  };
+  const target = (wlId, peer, min) => {
+    const wl = r.wls.find((w) => w.id === wlId);
+    if (!wl) return;
+    const ratio = rateOf('bulkget', wl) / rateOf(peer, wl);
+    if (Number.isFinite(ratio)) checks.push([`${wlId}: bulkget at least ${min}× ${peer}`, `${ratio.toFixed(2)}×`, ratio >= min]);
+  };
+  target('small1', 'curl', 0.6);
+  target('small3', 'curl', 0.6);
+  target('medium', 'aiohttp', 1.0);
+  target('medium', 'curl', 0.5);
+  target('large', 'curl', 1.0);
+  target('large', 'wget2', 0.7);
   for (const wl of r.wls.filter((w) => w.set === 'small')) {
     const ok = r.runs.filter((x) => x.tool === 'bulkget' && x.workload === wl.id && x.ok);
-    if (ok.length) checks.push([`bulkget CPU s per 10,000 small files (${wl.id}), reported`, `${((median(ok.map((x) => x.cpu)) * 10000) / wl.items.length).toFixed(2)} s`, null]);
+    if (ok.length) {
+      const us = (median(ok.map((x) => x.cpu)) * 1e6) / wl.items.length;
+      checks.push([`bulkget CPU per small file (${wl.id}) at most 80 µs`, `${us.toFixed(0)} µs`, us <= 80]);
+    }
   }
   const bulkFails = r.runs.filter((x) => x.tool === 'bulkget' && !x.ok).length;
   if (r.runs.some((x) => x.tool === 'bulkget')) checks.push(['bulkget runs verified', `${bRuns.length}/${bRuns.length + bulkFails}`, bulkFails === 0]);
