@@ -34,10 +34,10 @@ export interface Resources {
 
 export async function openResources(o: ResolvedOptions, stats: Stats): Promise<Resources> {
   const destReal = await prepareDest(o.dest);
-  const lock = await acquireLock(destReal, o.dest);
+  const lock = await acquireLock(destReal, o.dest, { shard: o.shard });
   let state: StateStore;
   try {
-    state = await StateStore.open(destReal);
+    state = await StateStore.open(destReal, o.shard);
   } catch (err) {
     lock.release();
     throw new SetupError(`cannot open ${o.dest}/.bulkget/state.jsonl: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);

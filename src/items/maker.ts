@@ -24,30 +24,40 @@ export class ItemMaker {
   constructor(private readonly opts: ItemOptions) {}
 
   make(raw: RawLine): ItemOrInvalid {
-    if (raw.overlong) return { invalid: invalid(raw, 'line longer than 1 MiB') };
+    if (raw.overlong) return this.invalid(raw, 'line longer than 1 MiB');
     const parsed: ParsedLine = raw.spec ? parseSpec(raw.spec) : parseLine(raw.text);
     if (parsed.kind === 'skip') return null;
-    if (parsed.kind === 'invalid') return { invalid: invalid(raw, parsed.reason) };
+    if (parsed.kind === 'invalid') return this.invalid(raw, parsed.reason);
     const url = parsed.url;
     url.hash = '';
-    const shard = this.opts.shard;
-    if (shard && shardOf(url.href, shard.n) !== shard.k) return null;
 
     let out: string;
     if (parsed.out !== undefined) {
       const checked = checkOutPath(parsed.out);
-      if (!checked.ok) return { invalid: invalid(raw, checked.reason) };
+      if (!checked.ok) return this.invalid(raw, checked.reason);
       out = checked.path;
     } else {
       out = this.opts.layout === 'tree' ? treePath(url) : nameFromUrl(url);
     }
     const assigned = this.opts.names.assign(out, url.href);
     if (assigned === null) return null; // same URL, same path: downloaded once
+    // Names are assigned over the whole list, and only then is the list split: every shard gives
+    // every item the name an unsharded run would, so shards writing into one DEST at once leave
+    // exactly the files of one unsharded run.
+    const shard = this.opts.shard;
+    if (shard && shardOf(url.href, shard.n) !== shard.k) return null;
     const item: Item = { seq: this.seq++, url, out: assigned, source: raw.source, line: raw.line };
     if (parsed.sha256 !== undefined) item.sha256 = parsed.sha256;
     if (parsed.size !== undefined) item.size = parsed.size;
     if (raw.spec?.label !== undefined) item.label = raw.spec.label;
     return { item };
+  }
+
+  /** An invalid line; with --shard, reported by one shard only (by its place), so merged counts add up. */
+  private invalid(raw: RawLine, reason: string): ItemOrInvalid {
+    const shard = this.opts.shard;
+    if (shard && shardOf(`${raw.source}:${raw.line}`, shard.n) !== shard.k) return null;
+    return { invalid: invalid(raw, reason) };
   }
 }
 

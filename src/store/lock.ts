@@ -17,7 +17,7 @@
 // stale time (and exits 2 in a cron job), and it records no owner to name in the message.
 
 import { constants, readFileSync, unlinkSync, utimesSync } from 'node:fs';
-import { link, lstat, mkdir, open, rename, unlink } from 'node:fs/promises';
+import { link, lstat, mkdir, open, readdir, rename, unlink } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import type net from 'node:net';
 import { join } from 'node:path';
@@ -44,8 +44,12 @@ interface LockOptions {
   renewMs?: number;
   /** A lock not touched for this long, held from another host, is taken over (ms). */
   staleMs?: number;
-  /** The lock's file name in DEST/.bulkget (one per shard later). */
-  name?: string;
+  /**
+   * `--shard K/N`: runs of the shards of one split share DEST, each under its own lock
+   * (`lock-shard-K-of-N`); a run without a shard (`lock`) excludes them all, and shards of
+   * another N are excluded too (their items overlap).
+   */
+  shard?: { k: number; n: number };
 }
 
 const O_NOFOLLOW = constants.O_NOFOLLOW ?? 0;
@@ -143,7 +147,7 @@ export async function acquireLock(destReal: string, destShown: string, o: LockOp
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const st = await lstat(dir);
   if (!st.isDirectory()) throw new Error(`${join(destShown, '.bulkget')} is not a folder`);
-  const lockPath = join(dir, o.name ?? 'lock');
+  const lockPath = join(dir, o.shard ? `lock-shard-${o.shard.k}-of-${o.shard.n}` : 'lock');
   const staleMs = o.staleMs ?? STALE_MS;
   const me = await whoAmI();
   const token = randomBytes(8).toString('hex');
@@ -157,7 +161,18 @@ export async function acquireLock(destReal: string, destShown: string, o: LockOp
 
   try {
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
-      if (await tryCreate(lockPath, content)) return holdLock(lockPath, content, listener, dir, o.renewMs ?? RENEW_MS);
+      if (await tryCreate(lockPath, content)) {
+        const lock = holdLock(lockPath, content, listener, dir, o.renewMs ?? RENEW_MS);
+        // Ours now; a run of another kind on this DEST (unsharded against sharded, or another N)
+        // must not be under way too. Both sides look after taking their own: one of two that start
+        // at once may give up needlessly, but never both go on.
+        const other = await liveConflict(dir, o.shard, me, staleMs);
+        if (other) {
+          lock.release();
+          throw new LockBusyError(destShown, other.pid, other.host);
+        }
+        return lock;
+      }
       const seen = await readLock(lockPath);
       if (seen === undefined) continue; // released just now
       const { alive, rec } = await isAlive(seen.text, seen.touched, dir, me, staleMs);
@@ -171,6 +186,24 @@ export async function acquireLock(destReal: string, destShown: string, o: LockOp
     giveUp();
     throw err;
   }
+}
+
+const SHARD_LOCK = /^lock-shard-(\d+)-of-(\d+)$/;
+
+/** A live lock on DEST that this run's kind cannot share, if any. */
+async function liveConflict(dir: string, shard: LockOptions['shard'], me: Awaited<ReturnType<typeof whoAmI>>, staleMs: number): Promise<LockRecord | undefined> {
+  const names = (await readdir(dir)).filter((n) => {
+    if (n === 'lock') return shard !== undefined;
+    const m = SHARD_LOCK.exec(n);
+    return m !== null && (shard === undefined || Number(m[2]) !== shard.n);
+  });
+  for (const name of names) {
+    const seen = await readLock(join(dir, name));
+    if (!seen) continue;
+    const { alive, rec } = await isAlive(seen.text, seen.touched, dir, me, staleMs);
+    if (alive) return rec ?? { pid: 0, host: 'unknown host', boot: '', ns: '', start: '', sock: '', token: '' };
+  }
+  return undefined;
 }
 
 function unlinkQuiet(path: string): void {

@@ -1,7 +1,12 @@
-// Reading the state log (see state.ts): every well-formed line in order, or one record at an
-// offset. A torn last line (a crash mid-write) is skipped, a foreign line ignored.
+// Reading state logs (see state.ts): every well-formed line in order, or one record at an offset;
+// and the logs of the other shards of DEST, read-only. A torn last line (a crash mid-write) is
+// skipped, a foreign line ignored.
 
-import type { FileHandle } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, readdir, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Hash128 } from '../hash.js';
+import { OffsetIndex } from './offset-index.js';
 
 const READ_CHUNK = 1 << 20;
 
@@ -15,6 +20,65 @@ export interface StateRecord {
   m?: string; // Last-Modified
   s?: number; // size in bytes
   k: RecordKind;
+  t?: number; // when it was written (ms since the epoch): across shards' logs the newest wins
+}
+
+/** The log a run writes: `state.jsonl`, or one per shard so that shards never share a file. */
+export function logName(shard?: { k: number; n: number }): string {
+  return shard ? `state-shard-${shard.k}-of-${shard.n}.jsonl` : 'state.jsonl';
+}
+
+const LOG_NAME = /^state(-shard-\d+-of-\d+)?\.jsonl$/;
+
+/**
+ * Another run's log in DEST (another shard's, or the unsharded one), read as it was when this run
+ * began: records of items this run may also have (a list sharded differently before).
+ */
+export class SiblingLog {
+  private index: OffsetIndex | undefined;
+  private ready: Promise<void> | undefined;
+
+  private constructor(
+    private readonly fh: FileHandle,
+    private readonly size: number,
+  ) {}
+
+  static async openAll(dir: string, own: string): Promise<SiblingLog[]> {
+    const out: SiblingLog[] = [];
+    for (const name of (await readdir(dir)).sort()) {
+      if (name === own || !LOG_NAME.test(name)) continue;
+      try {
+        const fh = await open(join(dir, name), constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0));
+        out.push(new SiblingLog(fh, (await fh.stat()).size));
+      } catch {
+        // gone meanwhile, or not a file of ours
+      }
+    }
+    return out;
+  }
+
+  async lookup(rel: string, hash: Hash128): Promise<StateRecord | undefined> {
+    this.ready ??= this.build(hash);
+    await this.ready;
+    const { h1, h2 } = hash.begin(0).feed(rel).end();
+    const off = this.index!.get(h1, h2);
+    if (off < 0) return undefined;
+    const rec = await readRecordAt(this.fh, off);
+    return rec && rec.p === rel && rec.k !== 'gone' ? rec : undefined;
+  }
+
+  close(): Promise<void> {
+    return this.fh.close().catch(() => undefined);
+  }
+
+  private async build(hash: Hash128): Promise<void> {
+    const index = new OffsetIndex();
+    await scanLog(this.fh, this.size, (rec, offset) => {
+      const { h1, h2 } = hash.begin(0).feed(rec.p).end();
+      index.put(h1, h2, offset, rec.k === 'gone');
+    });
+    this.index = index;
+  }
 }
 
 export function parseRecord(text: string): StateRecord | undefined {

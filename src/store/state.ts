@@ -7,7 +7,7 @@ import { mkdir, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Hash128 } from '../hash.js';
 import { OffsetIndex } from './offset-index.js';
-import { readRecordAt, scanLog, type StateRecord } from './state-log.js';
+import { SiblingLog, logName, readRecordAt, scanLog, type StateRecord } from './state-log.js';
 
 interface Validators {
   etag?: string;
@@ -54,15 +54,17 @@ export class StateStore {
     private wfh: FileHandle,
     private rfh: FileHandle,
     size: number,
+    private readonly siblings: SiblingLog[],
   ) {
     this.flushedEnd = size;
     this.openedWith = size;
   }
 
-  static async open(destReal: string): Promise<StateStore> {
+  /** Opens this run's log (`shard`: one of its own per shard) and reads every other one too. */
+  static async open(destReal: string, shard?: { k: number; n: number }): Promise<StateStore> {
     const dir = join(destReal, '.bulkget');
     await mkdir(dir, { recursive: true });
-    const file = join(dir, 'state.jsonl');
+    const file = join(dir, logName(shard));
     const wfh = await open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | O_NOFOLLOW, 0o644);
     let rfh: FileHandle;
     try {
@@ -82,17 +84,17 @@ export class StateStore {
         size++;
       }
     }
-    return new StateStore(file, wfh, rfh, size);
+    return new StateStore(file, wfh, rfh, size, await SiblingLog.openAll(dir, logName(shard)));
   }
 
   /** A completed download. Buffered: losing it in a crash costs a re-download, no more. */
   recordDone(rel: string, url: string, v: Validators & { size: number }): void {
-    this.push({ p: rel, u: url, e: v.etag, m: v.lastModified, s: v.size, k: 'done' });
+    this.push({ p: rel, u: url, e: v.etag, m: v.lastModified, s: v.size, k: 'done', t: Date.now() });
   }
 
   /** A download about to write a .part: written at once, since a resume depends on it. */
   recordPart(rel: string, url: string, v: Validators): void {
-    this.push({ p: rel, u: url, e: v.etag, m: v.lastModified, s: v.size, k: 'part' });
+    this.push({ p: rel, u: url, e: v.etag, m: v.lastModified, s: v.size, k: 'part', t: Date.now() });
     this.flush();
   }
 
@@ -160,10 +162,15 @@ export class StateStore {
     }
     const { h1, h2 } = this.hash.begin(0).feed(rel).end();
     const off = this.index!.get(h1, h2);
-    if (off < 0) return undefined;
-    const rec = await readRecordAt(this.rfh, off);
     // Fingerprints can collide: only the record itself proves it is about this path.
-    if (!rec || rec.p !== rel || rec.k === 'gone') return undefined;
+    let rec = off < 0 ? undefined : await readRecordAt(this.rfh, off);
+    if (rec && (rec.p !== rel || rec.k === 'gone')) rec = undefined;
+    // Another shard's log may know the path too (the list was split another way before): the
+    // newest record wins.
+    for (const sib of this.siblings) {
+      const other = await sib.lookup(rel, this.hash);
+      if (other && (!rec || (other.t ?? 0) > (rec.t ?? 0))) rec = other;
+    }
     return rec;
   }
 
@@ -274,6 +281,7 @@ export class StateStore {
       this.flush();
       await this.wfh.close().catch(() => undefined);
       await this.rfh.close().catch(() => undefined);
+      for (const sib of this.siblings) await sib.close();
     }
   }
 }

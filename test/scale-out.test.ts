@@ -1,0 +1,137 @@
+// Scale-out: shards of one list running at once into one shared DEST leave exactly the files of
+// one unsharded run; shard runs share DEST but exclude an unsharded run (and shards of another N);
+// each shard keeps its own records, and every later run reads them all.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { ROOT, collect, runCli, spawnCli } from './helpers/cli.js';
+import { startServer } from './helpers/server.js';
+import { startFaultServer } from './helpers/faults.js';
+import { tempDirs } from './helpers/tmp.js';
+
+const tmp = tempDirs('scale');
+
+/** Every file under dir (bulkget's own records left out) with its SHA-256, sorted. */
+function tree(dir: string, rel = ''): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(path.join(dir, rel)).sort()) {
+    if (rel === '' && name === '.bulkget') continue;
+    const r = rel ? `${rel}/${name}` : name;
+    if (statSync(path.join(dir, r)).isDirectory()) out.push(...tree(dir, r));
+    else out.push(`${r} ${createHash('sha256').update(readFileSync(path.join(dir, r))).digest('hex').slice(0, 16)}`);
+  }
+  return out;
+}
+
+/** A list whose names collide across hosts and paths: index.html, file.bin, a.txt many times over. */
+async function collidingList(t: { after: (fn: () => Promise<void>) => void }): Promise<string[]> {
+  const servers = await Promise.all([0, 1, 2].map(() => startServer()));
+  t.after(async () => {
+    await Promise.all(servers.map((s) => s.close()));
+  });
+  const lines: string[] = [];
+  for (let i = 0; i < 60; i++) {
+    const s = servers[i % 3]!;
+    lines.push(s.url(`/file/d${i}/index.html?size=${100 + i}`));
+    lines.push(s.url(`/file/e${i % 7}/file.bin?size=${200 + i}`));
+    if (i % 5 === 0) lines.push(`${s.url(`/file/x${i}?size=50`)} sub/a.txt`);
+  }
+  // Repeats (same URL, same path) are dropped by every shard alike.
+  lines.push(lines[0]!, lines[3]!);
+  return lines;
+}
+
+test('4 shard processes at once into one DEST leave exactly the files of one unsharded run', { timeout: 60_000 }, async (t) => {
+  const lines = await collidingList(t);
+  const dir = tmp();
+  const list = path.join(dir, 'urls.txt');
+  writeFileSync(list, lines.join('\n') + '\n');
+  const whole = path.join(dir, 'whole');
+  const one = await runCli(['-q', '-i', list, '-d', whole]);
+  assert.equal(one.code, 0, one.stderr);
+
+  const shared = path.join(dir, 'shared');
+  // What the README's GNU parallel recipe runs, four shards at once (the same spawn parallel makes).
+  const runs = await Promise.all([0, 1, 2, 3].map((k) => {
+    const c = spawnCli(['-q', '-i', list, '-d', shared, '--shard', `${k}/4`, '--report', path.join(dir, `report-${k}.json`)]);
+    c.stdin!.end();
+    return collect(c);
+  }));
+  for (const r of runs) assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(tree(shared), tree(whole));
+  assert.ok(tree(whole).length > 100);
+  // Each shard did a share of the work, and the shares add up to the whole.
+  const counts = [0, 1, 2, 3].map((k) => JSON.parse(readFileSync(path.join(dir, `report-${k}.json`), 'utf8')).counts.downloaded as number);
+  assert.equal(counts.reduce((a, b) => a + b, 0), tree(whole).length);
+  for (const c of counts) assert.ok(c > 0);
+  // One record file per shard.
+  assert.deepEqual(readdirSync(path.join(shared, '.bulkget')).filter((n) => n.startsWith('state')).sort(), [0, 1, 2, 3].map((k) => `state-shard-${k}-of-4.jsonl`));
+});
+
+test('GNU parallel, as the README runs it (when parallel is installed)', { timeout: 60_000 }, async (t) => {
+  if (spawnSync('parallel', ['--version'], { stdio: 'ignore' }).status !== 0) return t.skip('GNU parallel is not installed');
+  const lines = await collidingList(t);
+  const dir = tmp();
+  writeFileSync(path.join(dir, 'urls.txt'), lines.join('\n') + '\n');
+  const bin = path.join(ROOT, 'bin', 'bulkget.js');
+  const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  const recipe = /^parallel -j4 '(bulkget [^']+)' ::: 0 1 2 3$/m.exec(readme);
+  assert.ok(recipe, 'the README has the one-machine recipe');
+  // Not spawnSync: the test's servers live in this process and must go on answering.
+  const r = await collect(spawn('parallel', ['-j4', recipe[1]!.replace(/^bulkget /, `${bin} `), ':::', '0', '1', '2', '3'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] }));
+  assert.equal(r.code, 0, r.stderr);
+  const whole = path.join(dir, 'whole');
+  assert.equal((await runCli(['-q', '-i', path.join(dir, 'urls.txt'), '-d', whole])).code, 0);
+  assert.deepEqual(tree(path.join(dir, 'out')), tree(whole));
+});
+
+test('locks: shards of one split share DEST; an unsharded run, or shards of another N, are kept out', { timeout: 30_000 }, async (t) => {
+  const s = await startFaultServer();
+  t.after(() => s.close());
+  // Slow enough (4 s) that the checks below run while it downloads, even on a busy machine.
+  const route = s.route('/slow.bin', { size: 400_000, throttle: { bytes: 10_000, everyMs: 100 } });
+  const dest = tmp();
+  const first = spawnCli(['-q', '-d', dest, '--shard', '0/2', '-i', '-']);
+  const firstDone = collect(first);
+  // Both URLs are listed; whichever shard owns slow.bin, one of 0/2 or 1/2 will hold it.
+  first.stdin!.end(`${s.url('/slow.bin')}\n`);
+  const second = spawnCli(['-q', '-d', dest, '--shard', '1/2', '-i', '-']);
+  const secondDone = collect(second);
+  second.stdin!.end(`${s.url('/slow.bin')}\n`);
+  const t0 = Date.now();
+  while (s.hits('/slow.bin').length === 0 && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 20));
+  // While a shard of 2 runs: an unsharded run and a shard of 4 exit 2, naming the holder.
+  const whole = await runCli(['-q', '-d', dest, s.url('/other.bin')]);
+  assert.equal(whole.code, 2, whole.stderr);
+  assert.match(whole.stderr, /is in use by bulkget pid \d+ on /);
+  const four = await runCli(['-q', '-d', dest, '--shard', '0/4', s.url('/other.bin')]);
+  assert.equal(four.code, 2, four.stderr);
+  route.throttle = undefined;
+  const [a, b] = await Promise.all([firstDone, secondDone]);
+  assert.equal(a.code, 0, a.stderr);
+  assert.equal(b.code, 0, b.stderr);
+  assert.equal(s.hits('/other.bin').length, 0, 'the refused runs made no request');
+});
+
+test('records: what the shards recorded is read by a later run of any sharding', { timeout: 30_000 }, async (t) => {
+  const s = await startFaultServer();
+  t.after(() => s.close());
+  const names = Array.from({ length: 12 }, (_, i) => `/r${i}.bin`);
+  for (const n of names) s.route(n, { size: 500 });
+  const dest = tmp();
+  const list = names.map((n) => s.url(n)).join('\n') + '\n';
+  for (const k of [0, 1]) assert.equal((await runCli(['-q', '-d', dest, '--shard', `${k}/2`], { stdin: list })).code, 0);
+  // Unsharded, --if-exists update: every request is conditional, from the validators the two
+  // shards recorded in their own logs; nothing changed, so nothing is downloaded again.
+  const r = await runCli(['-q', '-d', dest, '--if-exists', 'update', '--report', '-'], { stdin: list });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(JSON.parse(r.stdout).counts.unchanged, 12);
+  for (const n of names) {
+    const last = s.hits(n).at(-1)!;
+    assert.ok(last.headers['if-none-match'], `${n} asked with its ETag`);
+  }
+});
