@@ -25,8 +25,9 @@ const HELP = `usage: npm run bench [-- options]
   --quick              smoke run: smaller corpora, 2 rounds, 50,000-URL memory runs (about a minute)
   --rounds N           rounds of the interleaved workloads (default 5; 2 with --quick)
   --only LIST          comma list of ${ALL_PARTS.join(',')} (default: all)
-  --tools LIST         comma list of bulkget,curl,wget2,aria2c,aiohttp,bulkget-n24 (default: every
-                       one installed; bulkget-n24 is bulkget on the node binary named by NODE24)
+  --tools LIST         comma list of bulkget,bulkget-j2,bulkget-j4,curl,wget2,aria2c,aiohttp,bulkget-n24
+                       (default: every one installed but bulkget-j4; bulkget-jN is bulkget --jobs N, bulkget-n24
+                       is bulkget on the node binary named by NODE24)
   --scale N            N times the small and medium files (10: 100,000 small, 2,000 medium), so
                        start-up is under a tenth of the run
   --mem-n N            URLs in the big memory runs (default 1000000; 50000 with --quick)
@@ -80,7 +81,7 @@ function parseOptions() {
     quick,
     rounds: values.rounds ? int('rounds', values.rounds, 1) : quick ? 2 : 5,
     parts: values.only ? list('only', values.only, ALL_PARTS) : ALL_PARTS,
-    tools: values.tools ? list('tools', values.tools, ['bulkget', 'curl', 'wget2', 'aria2c', 'aiohttp', 'bulkget-n24']) : null,
+    tools: values.tools ? list('tools', values.tools, ['bulkget', 'bulkget-j2', 'bulkget-j4', 'curl', 'wget2', 'aria2c', 'aiohttp', 'bulkget-n24']) : null,
     scale: int('scale', values.scale, 1),
     memN: values['mem-n'] ? int('mem-n', values['mem-n'], 10001) : quick ? 50_000 : 1_000_000,
     server: values.server,
@@ -180,7 +181,7 @@ async function main() {
   for (const d of [listDir, tmpDir]) fs.mkdirSync(d, { recursive: true });
 
   const ports = [opt.portBase, opt.portBase + 1, opt.portBase + 2];
-  const tools = makeTools(repoDir).filter((t) => (opt.tools ? opt.tools.includes(t.name) : true));
+  const tools = makeTools(repoDir).filter((t) => (opt.tools ? opt.tools.includes(t.name) : !t.optIn));
   const missing = tools.filter((t) => !t.available()).map((t) => t.name);
   const active = tools.filter((t) => t.available());
   if (opt.tools && missing.length) log(`not installed, skipped: ${missing.join(', ')}`);

@@ -53,27 +53,35 @@ function bulkgetOn(repoDir, name, node) {
   };
 }
 
+/** bulkget as an installed CLI runs: the executable itself, so its shebang's node flags apply. */
+function bulkgetCli(repoDir, name, extra) {
+  return {
+    name,
+    // node is always there; whether bulkget actually works is found out by running it.
+    available: () => true,
+    version: () => {
+      const r = spawnSync(path.join(repoDir, 'bin/bulkget.js'), ['--version'], { cwd: repoDir, encoding: 'utf8', timeout: 10_000 });
+      const v = r.status === 0 ? `bulkget ${firstLine(r.stdout)}` : `bulkget (--version failed: ${firstLine(r.stderr) || `status ${r.status}`})`;
+      return extra.length ? `${v} ${extra.join(' ')}` : v;
+    },
+    command: (wl, out, ctx) => ({
+      cmd: path.join(repoDir, 'bin/bulkget.js'),
+      args: [
+        '-i', urlList(ctx, wl), '-d', out, '-l', String(wl.conns),
+        ...(wl.perHost ? ['-p', String(wl.perHost)] : []),
+        '--progress', 'none', '-q', ...extra,
+      ],
+    }),
+  };
+}
+
 export function makeTools(repoDir) {
   const aio = aiohttpPython();
   return [
-    {
-      name: 'bulkget',
-      // node is always there; whether bulkget actually works is found out by running it.
-      available: () => true,
-      version: () => {
-        const r = spawnSync(path.join(repoDir, 'bin/bulkget.js'), ['--version'], { cwd: repoDir, encoding: 'utf8', timeout: 10_000 });
-        return r.status === 0 ? `bulkget ${firstLine(r.stdout)}` : `bulkget (--version failed: ${firstLine(r.stderr) || `status ${r.status}`})`;
-      },
-      // Run as an installed CLI runs: the executable itself, so its shebang's node flags apply.
-      command: (wl, out, ctx) => ({
-        cmd: path.join(repoDir, 'bin/bulkget.js'),
-        args: [
-          '-i', urlList(ctx, wl), '-d', out, '-l', String(wl.conns),
-          ...(wl.perHost ? ['-p', String(wl.perHost)] : []),
-          '--progress', 'none', '-q',
-        ],
-      }),
-    },
+    bulkgetCli(repoDir, 'bulkget', []),
+    // --jobs: the same list on 2 or 4 threads, the budgets split between them.
+    bulkgetCli(repoDir, 'bulkget-j2', ['--jobs', '2']),
+    { ...bulkgetCli(repoDir, 'bulkget-j4', ['--jobs', '4']), optIn: true },
     {
       name: 'curl',
       available: () => Boolean(which('curl')),

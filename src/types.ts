@@ -153,6 +153,16 @@ export interface FailureEntry {
   line?: number;
 }
 
+/** One endpoint's share of a run, for the report's `hosts`. */
+export interface HostEntry {
+  /** scheme://host:port */
+  host: string;
+  downloaded: number;
+  failed: number;
+  bytes: number;
+  retries: number;
+}
+
 /** The end of a run: the JSON report's shape (SPEC "Progress, report, exit status"). */
 export interface Summary {
   version: string;

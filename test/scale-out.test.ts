@@ -135,3 +135,68 @@ test('records: what the shards recorded is read by a later run of any sharding',
     assert.ok(last.headers['if-none-match'], `${n} asked with its ETag`);
   }
 });
+
+test('the Kubernetes Indexed Job in examples/ runs the command the README shows', () => {
+  const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  const manifest = readFileSync(path.join(ROOT, 'examples', 'kubernetes-indexed-job.yaml'), 'utf8');
+  const shown = /^(bulkget .*--shard "\$JOB_COMPLETION_INDEX\/4".*)$/m.exec(readme);
+  assert.ok(shown, 'the README shows the pod command');
+  const run = /^\s+- (bulkget .*)$/m.exec(manifest);
+  assert.ok(run, 'the manifest runs bulkget');
+  assert.equal(run[1], shown[1]);
+  // An Indexed Job of as many pods as the command has shards.
+  assert.match(manifest, /^\s+completionMode: Indexed$/m);
+  assert.match(manifest, /^\s+completions: 4$/m);
+  // And the command is one the CLI accepts, as the shell of pod 2 runs it (/data is a folder here).
+  const data = tmp();
+  writeFileSync(path.join(data, 'urls.txt'), 'http://127.0.0.1:9/a.bin\nhttp://127.0.0.1:9/b.bin\nhttp://127.0.0.1:9/c.bin\n');
+  const command = shown[1]!.replace(/\/data\//g, `${data}/`).replace(/^bulkget /, `${process.execPath} ${path.join(ROOT, 'dist/cli/main.js')} `);
+  const dry = spawnSync('sh', ['-c', `${command} --dry-run`], { encoding: 'utf8', env: { ...process.env, JOB_COMPLETION_INDEX: '2' } });
+  assert.equal(dry.status, 0, dry.stderr);
+});
+
+test('report merge: the shards\' reports add up to the unsharded run\'s', { timeout: 60_000 }, async (t) => {
+  const s = await startFaultServer();
+  t.after(() => s.close());
+  const lines: string[] = [];
+  for (let i = 0; i < 24; i++) {
+    s.route(`/m${i}.bin`, { size: 100 + i });
+    lines.push(s.url(`/m${i}.bin`));
+  }
+  for (let i = 0; i < 5; i++) {
+    s.route(`/lost${i}.bin`, { script: [404, 404, 404] });
+    lines.push(s.url(`/lost${i}.bin`));
+  }
+  lines.push('ftp://nope/x', 'not a url');
+  const dir = tmp();
+  const list = path.join(dir, 'urls.txt');
+  writeFileSync(list, lines.join('\n') + '\n');
+  const whole = await runCli(['-q', '-i', list, '-d', path.join(dir, 'whole'), '--report', path.join(dir, 'whole.json')]);
+  assert.equal(whole.code, 1);
+  const reports: string[] = [];
+  for (const k of [0, 1, 2]) {
+    reports.push(path.join(dir, `report-${k}.json`));
+    await runCli(['-q', '-i', list, '-d', path.join(dir, 'out'), '--shard', `${k}/3`, '--report', reports[k]!]);
+  }
+  const merged = await runCli(['report', 'merge', ...reports, '--report', path.join(dir, 'all.json')]);
+  assert.equal(merged.code, 1, 'a shard had failures');
+  const all = JSON.parse(readFileSync(path.join(dir, 'all.json'), 'utf8'));
+  const one = JSON.parse(readFileSync(path.join(dir, 'whole.json'), 'utf8'));
+  assert.deepEqual(all.counts, one.counts);
+  assert.deepEqual(all.counts, { downloaded: 24, unchanged: 0, skipped: 0, notFound: 5, failed: 0, invalid: 2 });
+  assert.equal(all.bytes, one.bytes);
+  assert.deepEqual(all.failures.map((f: { url: string }) => f.url).sort(), one.failures.map((f: { url: string }) => f.url).sort());
+  assert.deepEqual(all.limits, { total: 300, perHost: 0 });
+  // The text report, as a run prints it.
+  assert.match(merged.stdout, /^Merged 3 reports\.\n-{20}\n24 files downloaded \(.+\)\.\n5 not found\.\n2 invalid input lines\.\nElapsed time: /);
+  // Clean shards merge to exit 0; --report - prints JSON instead of text.
+  const clean = await runCli(['report', 'merge', path.join(dir, 'all.json'), '--report', '-']);
+  assert.equal(clean.code, 1);
+  assert.equal(JSON.parse(clean.stdout).counts.downloaded, 24);
+  // Not a report: one line, exit 2.
+  for (const bad of [list, path.join(dir, 'missing.json')]) {
+    const r = await runCli(['report', 'merge', reports[0]!, bad]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /^bulkget: (cannot read report .*: ENOENT|.* is not a bulkget JSON report: not JSON)\n$/);
+  }
+});

@@ -3,6 +3,7 @@
 
 import { fstatSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { availableParallelism } from 'node:os';
 import type { DownloadOptions } from '../index.js';
 import { UsageError } from '../errors.js';
 import { parseChoice, parseCount, parseDuration, parseHeader, parseRate, parseSize } from './values.js';
@@ -59,6 +60,7 @@ export function configOf(o: Opts, env: NodeJS.ProcessEnv): Config {
     locationTrusted: Boolean(o.locationTrusted),
     netrc: (o.netrcFile as string | undefined) ?? (o.netrc ? true : undefined),
     shard: o.shard as string | undefined,
+    jobs: jobsOf(str('jobs')),
     // The CLI draws its own progress from the counters; no events on a timer.
     progressInterval: 0,
     env,
@@ -74,6 +76,13 @@ export function configOf(o: Opts, env: NodeJS.ProcessEnv): Config {
     saveFailed: o.saveFailed as string | undefined,
   };
   return { download, cli };
+}
+
+/** `--jobs N` or `auto`: as many jobs as this process may use cores. */
+function jobsOf(v: string): number {
+  if (v.trim().toLowerCase() === 'auto') return availableParallelism();
+  if (!/^\s*\d+\s*$/.test(v) || Number(v) < 1) throw new UsageError(`--jobs must be a whole number >= 1 or "auto", got "${v}"`);
+  return Number(v);
 }
 
 /** A file's identity (device, inode), or undefined when it does not exist yet. */

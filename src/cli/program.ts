@@ -2,25 +2,17 @@
 // serve), an exit status back. A thin app on the library: nothing here touches a socket.
 
 import { Command, CommanderError, Option } from 'commander';
-import type { Readable } from 'node:stream';
 import { BulkgetError, UsageError } from '../errors.js';
 import { escapeControls } from '../text.js';
 import { resolveOptions } from '../engine/options.js';
-import { parseChoice, parseCount, parseDuration, parseRate } from './values.js';
 import { configOf, refuseClashes, type Opts } from './config.js';
 import { execute } from './execute.js';
+import { runFlags, runReportMerge, runServeCommand } from './commands.js';
+import type { CliIO } from './io.js';
 
 const EXIT_OK = 0;
 const EXIT_USAGE = 2;
 
-interface CliIO {
-  argv: string[];
-  stdin: Readable & { isTTY?: boolean };
-  stdout: NodeJS.WriteStream;
-  stderr: NodeJS.WriteStream;
-  env: NodeJS.ProcessEnv;
-  version: string;
-}
 
 const EXIT_HELP = `
 Exit status:
@@ -43,6 +35,9 @@ Examples:
 
   # split one list over 4 machines (or a Kubernetes Indexed Job)
   bulkget -i urls.txt --shard "$JOB_COMPLETION_INDEX/4"
+
+  # use every core of this machine (limits are split, not multiplied)
+  bulkget -i urls.txt --jobs auto
 
 Input lines: URL | URL PATH | {"url": ..., "out": ..., "sha256": ..., "size": ...}
 Blank lines and lines starting with # are skipped.
@@ -86,6 +81,7 @@ function addDownloadOptions(cmd: Command): Command {
     .option('--proxy <url>', 'proxy for every request (overrides HTTP_PROXY, HTTPS_PROXY, NO_PROXY)')
     .option('--rate <n>', 'at most N requests per second per endpoint (0 = no limit)', '0')
     .option('--shard <K/N>', 'keep only the items whose URL hashes to shard K of N')
+    .option('-j, --jobs <n>', 'run as N shards at once on this machine, one per core (auto = every core)', '1')
     .addOption(new Option('--progress <mode>', 'auto | bar | lines | none').default('auto'))
     .option('--progress-interval <time>', 'time between status lines in lines mode', '10s')
     .option('-v, --verbose', 'one line per finished file on stderr')
@@ -159,7 +155,25 @@ Examples:
       action = () => runServeCommand(opts, io);
     });
 
-  for (const cmd of [get, flags, program.commands.find((c) => c.name() === 'serve')!]) {
+  const report = program.command('report').description('work with JSON reports: `bulkget report merge A.json B.json ...`');
+  const merge = report
+    .command('merge')
+    .description("merge the JSON reports of a list's shards (pods, hosts) into one: prints the text report")
+    .argument('<report...>', 'JSON reports written by --report')
+    .option('--report <file>', 'also write the merged JSON report to FILE (- = stdout, replacing the text report)')
+    .option('-q, --quiet', 'no text report')
+    .addHelpText('after', `
+Counts, bytes and retries are summed, the connection budgets too (the shards ran at once), the time
+runs from the first start to the last end, and every failure is listed. Exit status: 0 when every
+item of every shard was downloaded, unchanged or skipped; 1 otherwise (or when a shard was
+interrupted); 2 when a file is not a report.
+Example:
+  bulkget report merge reports/shard-*.json --report all.json`)
+    .action((files: string[], opts: Opts) => {
+      action = () => runReportMerge(files, opts, io);
+    });
+
+  for (const cmd of [get, flags, program.commands.find((c) => c.name() === 'serve')!, report, merge]) {
     cmd.exitOverride().configureOutput(program.configureOutput());
   }
   // `bulkget --help` is the help of the default command (its download options first, so that a
@@ -219,83 +233,4 @@ async function runGet(urls: string[], o: Opts, io: CliIO): Promise<number> {
     throw err;
   }
   return execute(config, io, { noun: 'files', items: allLines({ urls, inputs }), notFoundIsFailure: true });
-}
-
-const SERVERS: Record<string, string> = {
-  LOCAL: 'http://localhost:8001/flags',
-  DELAY: 'http://localhost:8002/flags',
-  ERROR: 'http://localhost:8003/flags',
-  REMOTE: 'http://flupy.org/data/flags',
-};
-
-/** `bulkget flags [CC...]`: flag images by country code, from the embedded server by default. */
-async function runFlags(codes: string[], o: Opts, io: CliIO): Promise<number> {
-  const config = configOf(o, io.env);
-  resolveOptions(config.download);
-  refuseClashes(config.cli, []);
-  const { selectCodes, flagUrl } = await import('../input/countries.js');
-  const first = o.first !== undefined ? parseCount('--first', String(o.first), 1) : undefined;
-  const list = selectCodes({ args: codes, all: Boolean(o.all), every: Boolean(o.every), first });
-  const server = String(o.server);
-  const label = server.toUpperCase();
-  let base: string;
-  let stopServer: (() => Promise<void>) | undefined;
-  if (label === 'EMBEDDED') {
-    if (!config.cli.dryRun) {
-      const { startFlagServer } = await import('../serve/server.js');
-      const srv = await startFlagServer({ mode: 'local', port: 0 });
-      base = srv.baseUrl;
-      stopServer = () => srv.close();
-    } else {
-      base = 'http://127.0.0.1:0/flags';
-    }
-  } else if (SERVERS[label]) {
-    base = SERVERS[label]!;
-  } else {
-    try {
-      const u = new URL(server);
-      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error();
-      base = server;
-    } catch {
-      throw new UsageError(`--server must be EMBEDDED, LOCAL, DELAY, ERROR, REMOTE or an http(s) base URL, got "${server}"`);
-    }
-  }
-  const items = list.map((cc) => ({ url: flagUrl(base, cc), out: `${cc.toLowerCase()}.gif`, label: cc }));
-  try {
-    return await execute(config, io, { noun: 'flags', items, notFoundIsFailure: false });
-  } finally {
-    await stopServer?.();
-  }
-}
-
-async function runServeCommand(o: Opts, io: CliIO): Promise<number> {
-  const { runServe } = await import('../serve/command.js');
-  const port = (name: string, v: unknown) => {
-    const n = parseCount(name, String(v));
-    if (n > 65535) throw new UsageError(`${name} must be a port number 0..65535, got "${String(v)}"`);
-    return n;
-  };
-  const errorRate = parseRate('--error-rate', String(o.errorRate));
-  if (errorRate > 1) throw new UsageError(`--error-rate must be between 0 and 1, got "${String(o.errorRate)}"`);
-  let modes: ('local' | 'delay' | 'error')[] | undefined;
-  if (o.only !== undefined) {
-    modes = String(o.only)
-      .split(',')
-      .map((m) => parseChoice('--only', m.trim().toLowerCase(), ['local', 'delay', 'error'] as const));
-  }
-  return runServe(
-    {
-      host: String(o.host),
-      localPort: port('--local-port', o.localPort),
-      delayPort: port('--delay-port', o.delayPort),
-      errorPort: port('--error-port', o.errorPort),
-      delay: parseDuration('--delay', String(o.delay)) / 1000,
-      errorRate,
-      seed: parseCount('--seed', String(o.seed)),
-      verbose: Boolean(o.verbose),
-      modes,
-    },
-    io.stdout,
-    io.stderr,
-  );
 }

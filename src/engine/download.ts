@@ -17,6 +17,7 @@ import { newStats } from '../types.js';
 import { maskUrl } from '../text.js';
 import { resolveOptions, type DownloadOptions, type ResolvedOptions } from './options.js';
 import { runEngine } from './run.js';
+import { runJobs } from './jobs.js';
 import { toLines } from './sources.js';
 
 /** Results waiting for a slow `for await` reader before new items are held back. */
@@ -74,7 +75,7 @@ export class Download extends EventEmitter<DownloadEvents> implements AsyncItera
     const timer = o.progressIntervalMs > 0 ? setInterval(() => this.emit('progress', this.stats), o.progressIntervalMs) : undefined;
     timer?.unref();
     try {
-      const end = await runEngine(lines, o, {
+      const end = await (o.jobs > 1 ? runJobs : runEngine)(lines, o, {
         stats: this.stats,
         reporter: this.reporter(o),
         signal,

@@ -65,6 +65,22 @@ export interface DownloadOptions {
   keepFailures?: number;
   /** Where HTTP_PROXY, HTTPS_PROXY, NO_PROXY and HOME are read. Default process.env. */
   env?: Record<string, string | undefined>;
+  /**
+   * Run the download as this many shards at once, each on a thread of its own: how one machine
+   * uses more than one core. The list is read and named once; --limit, --per-host and --rate are
+   * split so that their sums never exceed what was asked. Default 1.
+   */
+  jobs?: number;
+}
+
+/** For the engine's own use (a job of a --jobs run): not part of the public options. */
+export interface Internal {
+  /** The DEST lock is held by the run this one is a part of. */
+  lockHeld?: boolean;
+  /** This run's record file is state-TAG.jsonl. */
+  logTag?: string;
+  /** Items come named already (by the run): their `out` is used as it is. */
+  prenamed?: boolean;
 }
 
 export interface ResolvedOptions {
@@ -81,6 +97,10 @@ export interface ResolvedOptions {
   shard?: Shard;
   progressIntervalMs: number;
   keepFailures: number;
+  jobs: number;
+  internal: Internal;
+  /** The options as given (the jobs of a --jobs run start from them). */
+  given: DownloadOptions;
   env: Record<string, string | undefined>;
   transfer: TransferOptions;
 }
@@ -89,6 +109,15 @@ function count(name: string, v: number | undefined, dflt: number, min = 0): numb
   if (v === undefined) return dflt;
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) throw new UsageError(`${name} must be a whole number >= ${min}, got ${String(v)}`);
   return v;
+}
+
+/** More threads than this would only compete for the same cores. */
+const MAX_JOBS = 256;
+
+function jobsOf(v: number | undefined): number {
+  const n = count('--jobs', v, 1, 1);
+  if (n > MAX_JOBS) throw new UsageError(`--jobs must be at most ${MAX_JOBS}, got ${n}`);
+  return n;
 }
 
 function ms(name: string, v: number | undefined, dflt: number): number {
@@ -127,7 +156,7 @@ function netrcOf(v: boolean | string | undefined, env: Record<string, string | u
   }
 }
 
-export function resolveOptions(o: DownloadOptions = {}): ResolvedOptions {
+export function resolveOptions(o: DownloadOptions = {}, internal: Internal = {}): ResolvedOptions {
   const env = o.env ?? process.env;
   const version = bulkgetVersion();
   if (o.proxy !== undefined) {
@@ -164,6 +193,9 @@ export function resolveOptions(o: DownloadOptions = {}): ResolvedOptions {
     shard,
     progressIntervalMs: ms('progressInterval', o.progressInterval, 1000),
     keepFailures: count('keepFailures', o.keepFailures, 10_000),
+    jobs: jobsOf(o.jobs),
+    internal,
+    given: o,
     env,
     transfer: {
       retries: count('--retries', o.retries, 3),

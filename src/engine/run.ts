@@ -12,7 +12,7 @@ import { closeResources, openResources, releaseNow, type Resources } from './set
 import { drive } from './drive.js';
 import type { ResolvedOptions } from './options.js';
 
-interface EngineRun {
+export interface EngineRun {
   stats: Stats;
   reporter: Reporter;
   /** Aborted by the caller (Ctrl-C, abort()): stop starting work, abort transfers, keep partials. */
@@ -23,7 +23,7 @@ interface EngineRun {
   onStarted?: (hooks: { poke: () => void; releaseNow: () => void }) => void;
 }
 
-interface EngineEnd {
+export interface EngineEnd {
   interrupted: boolean;
   /** Why the run stopped on its own (the disk is full). */
   stopped?: string;
@@ -44,7 +44,8 @@ export async function runEngine(lines: AsyncIterable<RawLine> | Iterable<RawLine
   setMaxListeners(0, signal);
 
   const names = new NameAllocator();
-  const maker = new ItemMaker({ layout: o.layout, shard: o.shard, names });
+  // A job of a --jobs run gets its items named by the run, over the whole list.
+  const maker = new ItemMaker({ layout: o.layout, shard: o.shard, names: o.internal.prenamed ? { assign: (path) => path } : names });
   const res: Resources = await openResources(o, run.stats);
   const ctx: TransferContext = {
     slots: res.pool,

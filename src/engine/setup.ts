@@ -34,10 +34,11 @@ export interface Resources {
 
 export async function openResources(o: ResolvedOptions, stats: Stats): Promise<Resources> {
   const destReal = await prepareDest(o.dest);
-  const lock = await acquireLock(destReal, o.dest, { shard: o.shard });
+  // A job of a --jobs run: the run holds the lock for all its jobs.
+  const lock = o.internal.lockHeld ? { release: () => undefined } : await acquireLock(destReal, o.dest, { shard: o.shard });
   let state: StateStore;
   try {
-    state = await StateStore.open(destReal, o.shard);
+    state = await StateStore.open(destReal, o.internal.logTag ?? o.shard);
   } catch (err) {
     lock.release();
     throw new SetupError(`cannot open ${o.dest}/.bulkget/state.jsonl: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);

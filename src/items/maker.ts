@@ -1,19 +1,18 @@
 // Sources -> items: raw lines become Items with their final relative path decided here, in input
 // order, so names never depend on which download finishes first.
 
-import type { InvalidInput, Item, ParsedLine, RawLine } from '../types.js';
+import type { InvalidInput, Item, Names, ParsedLine, RawLine } from '../types.js';
 import { escapeControls, maskText } from '../text.js';
 import { checkOutPath, nameFromUrl, treePath } from '../naming/names.js';
 import { parseLine, parseSpec } from './lines.js';
 import { shardOf, type Shard } from './shard.js';
-import type { NameAllocator } from './names.js';
 
 export type Layout = 'flat' | 'tree';
 
 interface ItemOptions {
   layout: Layout;
   shard?: Shard;
-  names: NameAllocator;
+  names: Names;
 }
 
 type ItemOrInvalid = { item: Item } | { invalid: InvalidInput } | null;

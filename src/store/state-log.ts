@@ -23,12 +23,16 @@ export interface StateRecord {
   t?: number; // when it was written (ms since the epoch): across shards' logs the newest wins
 }
 
-/** The log a run writes: `state.jsonl`, or one per shard so that shards never share a file. */
-export function logName(shard?: { k: number; n: number }): string {
+/**
+ * The log a run writes: `state.jsonl`, or one per shard (or per job of a --jobs run, `tag`) so
+ * that runs at once never share a file.
+ */
+export function logName(shard?: { k: number; n: number } | string): string {
+  if (typeof shard === 'string') return `state-${shard}.jsonl`;
   return shard ? `state-shard-${shard.k}-of-${shard.n}.jsonl` : 'state.jsonl';
 }
 
-const LOG_NAME = /^state(-shard-\d+-of-\d+)?\.jsonl$/;
+const LOG_NAME = /^state(-[a-z0-9-]+)?\.jsonl$/;
 
 /**
  * Another run's log in DEST (another shard's, or the unsharded one), read as it was when this run

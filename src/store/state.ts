@@ -60,8 +60,8 @@ export class StateStore {
     this.openedWith = size;
   }
 
-  /** Opens this run's log (`shard`: one of its own per shard) and reads every other one too. */
-  static async open(destReal: string, shard?: { k: number; n: number }): Promise<StateStore> {
+  /** Opens this run's log (`shard`: one of its own per shard or job) and reads every other one too. */
+  static async open(destReal: string, shard?: { k: number; n: number } | string): Promise<StateStore> {
     const dir = join(destReal, '.bulkget');
     await mkdir(dir, { recursive: true });
     const file = join(dir, logName(shard));

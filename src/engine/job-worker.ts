@@ -1,0 +1,106 @@
+// One job of a --jobs run, on a thread of its own: the engine, fed already-named items by the
+// run (jobs.ts), with its share of the budgets; it reports results, retries and counters back.
+// The run holds DEST's lock; this job writes its own record file.
+
+import { parentPort, workerData } from 'node:worker_threads';
+import { newStats, type RawLine, type Reporter } from '../types.js';
+import { resolveOptions, type DownloadOptions, type Internal } from './options.js';
+import type { JobBudget } from './split.js';
+import { runEngine } from './run.js';
+
+export interface JobData {
+  options: DownloadOptions;
+  budget: JobBudget;
+  tag: string;
+}
+
+/** An item as the run sends it: [seq, url, out, sha256, size, label]. */
+export type JobItem = [number, string, string, string | null, number | null, string | null];
+/** A result as the job sends it back: [seq, outcome, status, error, attempts, bytes, out]. */
+export type JobResult = [number, string, number | null, string | null, number, number, string];
+
+export type ToJob = { t: 'items'; items: JobItem[] } | { t: 'end' } | { t: 'abort' };
+export type FromJob =
+  | { t: 'results'; rs: JobResult[] }
+  | { t: 'retry'; seq: number; attempt: number; delayMs: number; reason: string }
+  | { t: 'stats'; bytes: number; bytesDone: number; retries: number; openConnections: number; active: number }
+  | { t: 'end'; interrupted: boolean; stopped?: string }
+  | { t: 'failed'; message: string; exitCode?: number };
+
+const port = parentPort!;
+const data = workerData as JobData;
+const post = (m: FromJob) => port.postMessage(m);
+
+// Items come in batches; the engine pulls them as lines.
+const queue: RawLine[] = [];
+let ended = false;
+let wake: (() => void) | undefined;
+const ac = new AbortController();
+port.on('message', (m: ToJob) => {
+  if (m.t === 'items') {
+    for (const [seq, url, out, sha256, size, label] of m.items) {
+      const spec = { url, out, ...(sha256 ? { sha256 } : {}), ...(size !== null ? { size } : {}), ...(label ? { label } : {}) };
+      // The run's sequence number rides in `line`: results go back by it.
+      queue.push({ text: '', spec, source: 'job', line: seq });
+    }
+  } else if (m.t === 'end') ended = true;
+  else ac.abort();
+  wake?.();
+});
+const lines: AsyncIterable<RawLine> = {
+  [Symbol.asyncIterator]: () => ({
+    async next(): Promise<IteratorResult<RawLine>> {
+      while (queue.length === 0 && !ended && !ac.signal.aborted) await new Promise<void>((r) => (wake = r));
+      const raw = queue.shift();
+      return raw ? { value: raw, done: false } : { value: undefined, done: true };
+    },
+  }),
+};
+
+// Results go back in batches: a message per result would cost more than a small download.
+let batch: JobResult[] = [];
+let flushTimer: NodeJS.Timeout | undefined;
+const flush = () => {
+  if (flushTimer) clearTimeout(flushTimer);
+  flushTimer = undefined;
+  if (batch.length) post({ t: 'results', rs: batch });
+  batch = [];
+};
+const stats = newStats();
+const reporter: Reporter = {
+  queued: () => undefined,
+  inputEnd: () => undefined,
+  invalid: (inv) => {
+    // Named and checked by the run already; should it still be refused here, it ends as failed.
+    batch.push([inv.line, 'failed', null, inv.reason, 0, 0, '']);
+  },
+  retry: (r) => post({ t: 'retry', seq: r.item.line, attempt: r.attempt, delayMs: r.delayMs, reason: r.reason }),
+  result: (r) => {
+    batch.push([r.item.line, r.outcome, r.status ?? null, r.error ?? null, r.attempts, r.bytes, r.out]);
+    if (batch.length >= 256) flush();
+    else flushTimer ??= setTimeout(flush, 20);
+  },
+};
+const ticker = setInterval(() => {
+  post({ t: 'stats', bytes: stats.bytes, bytesDone: stats.bytesDone, retries: stats.retries, openConnections: stats.openConnections, active: stats.active });
+}, 100);
+
+const { budget } = data;
+// The run holds DEST's lock and has named the items; this job keeps its own record file.
+const internal: Internal = { lockHeld: true, logTag: data.tag, prenamed: true };
+const o = resolveOptions({ ...data.options, limit: budget.limit, perHost: budget.perHost, rate: budget.rate, shard: undefined, jobs: 1 }, internal);
+runEngine(lines, o, { stats, reporter, signal: ac.signal }).then(
+  (end) => {
+    flush();
+    clearInterval(ticker);
+    post({ t: 'stats', bytes: stats.bytes, bytesDone: stats.bytesDone, retries: stats.retries, openConnections: 0, active: 0 });
+    post({ t: 'end', interrupted: end.interrupted, stopped: end.stopped });
+    port.close();
+  },
+  (err: unknown) => {
+    flush();
+    clearInterval(ticker);
+    post({ t: 'failed', message: (err as Error)?.message ?? String(err), exitCode: (err as { exitCode?: number })?.exitCode });
+    port.close();
+  },
+);

@@ -1,0 +1,56 @@
+// How a --jobs run splits its budgets (engine/split.ts): a table of asks, and for each the sums
+// the jobs may use, never above what was asked; and where each endpoint's items go.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { splitBudgets } from '../src/engine/split.js';
+
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+
+test('budgets: limits split, never summed above the ask', () => {
+  const table: Array<[jobs: number, limit: number, perHost: number, rate: number, limits: number[], perHosts: number[], rates: number[]]> = [
+    [1, 100, 0, 0, [100], [0], [0]],
+    [2, 100, 0, 0, [50, 50], [0, 0], [0, 0]],
+    [3, 100, 0, 0, [34, 33, 33], [0, 0, 0], [0, 0, 0]],
+    [4, 0, 0, 0, [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]],
+    // --limit smaller than --jobs: only as many jobs as connections.
+    [8, 3, 0, 0, [1, 1, 1], [0, 0, 0], [0, 0, 0]],
+    [2, 10, 4, 0, [5, 5], [2, 2], [0, 0]],
+    [3, 10, 5, 6, [4, 3, 3], [2, 2, 1], [2, 2, 2]],
+    // --per-host smaller than --jobs: an endpoint goes to as many jobs as it allows, one each.
+    [4, 100, 1, 8, [25, 25, 25, 25], [1, 1, 1, 1], [8, 8, 8, 8]],
+    [4, 100, 2, 8, [25, 25, 25, 25], [1, 1, 1, 1], [4, 4, 4, 4]],
+  ];
+  for (const [jobs, limit, perHost, rate, limits, perHosts, rates] of table) {
+    const s = splitBudgets(jobs, limit, perHost, rate);
+    const label = `jobs ${jobs}, limit ${limit}, per-host ${perHost}, rate ${rate}`;
+    assert.deepEqual(s.budgets.map((b) => b.limit), limits, label);
+    assert.deepEqual(s.budgets.map((b) => b.perHost), perHosts, label);
+    assert.deepEqual(s.budgets.map((b) => b.rate), rates, label);
+    if (limit > 0) assert.ok(sum(limits) === limit, label);
+  }
+});
+
+test('routing: every URL to one job; with a narrow --per-host, an endpoint to that many jobs', () => {
+  const origins = Array.from({ length: 50 }, (_, i) => `http://h${i}.example:8080`);
+  for (const [jobs, perHost] of [[4, 0], [4, 1], [4, 2], [8, 3], [3, 5]] as const) {
+    const s = splitBudgets(jobs, 100, perHost, 0);
+    const used = new Set<number>();
+    for (const origin of origins) {
+      const seen = new Set<number>();
+      for (let i = 0; i < 200; i++) {
+        const url = `${origin}/f${i}.bin`;
+        const j = s.route(origin, url);
+        assert.ok(j >= 0 && j < s.budgets.length);
+        assert.equal(s.route(origin, url), j, 'the same URL always goes to the same job');
+        seen.add(j);
+        used.add(j);
+      }
+      // Connections to one endpoint in all: jobs serving it times each one's per-host budget.
+      if (perHost > 0) assert.ok(sum([...seen].map((j) => s.budgets[j]!.perHost)) <= perHost, `${origin}: ${[...seen]}`);
+      if (perHost > 0 && perHost < jobs) assert.equal(seen.size, perHost, `${origin} spread over ${perHost} jobs`);
+      else assert.equal(seen.size, jobs, `${origin} spread over every job`);
+    }
+    assert.equal(used.size, jobs, 'every job gets work');
+  }
+});
