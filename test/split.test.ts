@@ -22,7 +22,7 @@ test('budgets: limits split, never summed above the ask', () => {
     [4, 100, 2, 8, [25, 25, 25, 25], [1, 1, 1, 1], [4, 4, 4, 4]],
   ];
   for (const [jobs, limit, perHost, rate, limits, perHosts, rates] of table) {
-    const s = splitBudgets(jobs, limit, perHost, rate);
+    const s = splitBudgets(jobs, { limit, perHost, rate, maxSpeed: 0, maxHostSpeed: 0 });
     const label = `jobs ${jobs}, limit ${limit}, per-host ${perHost}, rate ${rate}`;
     assert.deepEqual(s.budgets.map((b) => b.limit), limits, label);
     assert.deepEqual(s.budgets.map((b) => b.perHost), perHosts, label);
@@ -31,10 +31,28 @@ test('budgets: limits split, never summed above the ask', () => {
   }
 });
 
+test('speed caps: the run\'s split among all jobs, an endpoint\'s among the jobs that serve it', () => {
+  const table: Array<[jobs: number, perHost: number, maxSpeed: number, maxHostSpeed: number, speeds: number, hostSpeeds: number]> = [
+    [4, 0, 1_048_576, 524_288, 262_144, 131_072],
+    // Each endpoint is served by 2 jobs: each gets half its cap.
+    [4, 2, 1_048_576, 524_288, 262_144, 262_144],
+    [3, 0, 1000, 0, 1000 / 3, 0],
+    [2, 0, 0, 0, 0, 0],
+  ];
+  for (const [jobs, perHost, maxSpeed, maxHostSpeed, speeds, hostSpeeds] of table) {
+    const s = splitBudgets(jobs, { limit: 100, perHost, rate: 0, maxSpeed, maxHostSpeed });
+    for (const b of s.budgets) {
+      assert.equal(b.maxSpeed, speeds);
+      assert.equal(b.maxHostSpeed, hostSpeeds);
+    }
+    assert.ok(sum(s.budgets.map((b) => b.maxSpeed)) <= maxSpeed + 1e-9);
+  }
+});
+
 test('routing: every URL to one job; with a narrow --per-host, an endpoint to that many jobs', () => {
   const origins = Array.from({ length: 50 }, (_, i) => `http://h${i}.example:8080`);
   for (const [jobs, perHost] of [[4, 0], [4, 1], [4, 2], [8, 3], [3, 5]] as const) {
-    const s = splitBudgets(jobs, 100, perHost, 0);
+    const s = splitBudgets(jobs, { limit: 100, perHost, rate: 0, maxSpeed: 0, maxHostSpeed: 0 });
     const used = new Set<number>();
     for (const origin of origins) {
       const seen = new Set<number>();

@@ -42,6 +42,8 @@ export function configOf(o: Opts, env: NodeJS.ProcessEnv): Config {
     limit: parseCount('--limit', str('limit')),
     perHost: parseCount('--per-host', str('perHost')),
     rate: parseRate('--rate', str('rate')),
+    maxSpeed: parseSize('--max-speed', str('maxSpeed')),
+    maxHostSpeed: parseSize('--max-host-speed', str('maxHostSpeed')),
     retries: parseCount('--retries', str('retries')),
     retryDelay: parseDuration('--retry-delay', str('retryDelay')),
     maxRetryWait: parseDuration('--max-retry-wait', str('maxRetryWait')),

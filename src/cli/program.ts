@@ -80,6 +80,8 @@ function addDownloadOptions(cmd: Command): Command {
     .option('-k, --insecure', 'do not verify TLS certificates')
     .option('--proxy <url>', 'proxy for every request (overrides HTTP_PROXY, HTTPS_PROXY, NO_PROXY)')
     .option('--rate <n>', 'at most N requests per second per endpoint (0 = no limit)', '0')
+    .option('--max-speed <rate>', 'cap the whole run at RATE bytes/s (e.g. 10M; K, M, G = 1024-based; 0 = none)', '0')
+    .option('--max-host-speed <rate>', 'cap each scheme://host:port at RATE bytes/s (0 = none)', '0')
     .option('--shard <K/N>', 'keep only the items whose URL hashes to shard K of N')
     .option('-j, --jobs <n>', 'run as N shards at once on this machine, one per core (auto = every core)', '1')
     .addOption(new Option('--progress <mode>', 'auto | bar | lines | none').default('auto'))

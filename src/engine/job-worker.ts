@@ -88,7 +88,7 @@ const ticker = setInterval(() => {
 const { budget } = data;
 // The run holds DEST's lock and has named the items; this job keeps its own record file.
 const internal: Internal = { lockHeld: true, logTag: data.tag, prenamed: true };
-const o = resolveOptions({ ...data.options, limit: budget.limit, perHost: budget.perHost, rate: budget.rate, shard: undefined, jobs: 1 }, internal);
+const o = resolveOptions({ ...data.options, ...budget, shard: undefined, jobs: 1 }, internal);
 runEngine(lines, o, { stats, reporter, signal: ac.signal }).then(
   (end) => {
     flush();

@@ -76,7 +76,7 @@ export async function runJobs(lines: AsyncIterable<RawLine> | Iterable<RawLine>,
     w?.();
   };
   const stats = run.stats;
-  const split: Split = splitBudgets(o.jobs, o.limit, o.perHost, o.rate);
+  const split: Split = splitBudgets(o.jobs, { limit: o.limit, perHost: o.perHost, rate: o.rate, maxSpeed: o.maxSpeed, maxHostSpeed: o.maxHostSpeed });
   // Each job looks ahead as its own engine does, and has as many again waiting here in its queue.
   const window = (limit: number) => 2 * Math.max(512, Math.min(10_000, (limit || 1000) * 8));
   const given: DownloadOptions = { ...o.given, signal: undefined, env: { ...o.env }, shard: undefined };

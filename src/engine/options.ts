@@ -23,6 +23,10 @@ export interface DownloadOptions {
   perHost?: number;
   /** Request starts per second per endpoint. Default 0 = none. */
   rate?: number;
+  /** The whole run's download bandwidth, bytes per second. Default 0 = none. */
+  maxSpeed?: number;
+  /** Each endpoint's download bandwidth, bytes per second. Default 0 = none. */
+  maxHostSpeed?: number;
   /** Retries per item (resets, timeouts, 408/425/429/5xx, bodies cut short). Default 3. */
   retries?: number;
   /** Base of the exponential backoff, ms. Default 500. */
@@ -67,7 +71,8 @@ export interface DownloadOptions {
   env?: Record<string, string | undefined>;
   /**
    * Run the download as this many shards at once, each on a thread of its own: how one machine
-   * uses more than one core. The list is read and named once; --limit, --per-host and --rate are
+   * uses more than one core. The list is read and named once; --limit, --per-host, --rate and the
+   * speed caps are
    * split so that their sums never exceed what was asked. Default 1.
    */
   jobs?: number;
@@ -90,6 +95,8 @@ export interface ResolvedOptions {
   limit: number;
   perHost: number;
   rate: number;
+  maxSpeed: number;
+  maxHostSpeed: number;
   connectTimeoutMs: number;
   timeoutMs: number;
   insecure: boolean;
@@ -118,6 +125,13 @@ function jobsOf(v: number | undefined): number {
   const n = count('--jobs', v, 1, 1);
   if (n > MAX_JOBS) throw new UsageError(`--jobs must be at most ${MAX_JOBS}, got ${n}`);
   return n;
+}
+
+/** A rate (bytes or requests per second), 0 = none. */
+function perSecond(name: string, v: number | undefined): number {
+  if (v === undefined) return 0;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new UsageError(`${name} must be a number >= 0, got ${String(v)}`);
+  return v;
 }
 
 function ms(name: string, v: number | undefined, dflt: number): number {
@@ -177,8 +191,7 @@ export function resolveOptions(o: DownloadOptions = {}, internal: Internal = {})
   }
   const dest = o.dest ?? 'downloads';
   if (typeof dest !== 'string' || dest === '') throw new UsageError('--dest must not be empty');
-  const rate = o.rate ?? 0;
-  if (typeof rate !== 'number' || !Number.isFinite(rate) || rate < 0) throw new UsageError(`--rate must be a number >= 0, got ${String(rate)}`);
+  const rate = perSecond('--rate', o.rate);
   return {
     version,
     dest,
@@ -186,6 +199,8 @@ export function resolveOptions(o: DownloadOptions = {}, internal: Internal = {})
     limit: count('--limit', o.limit, 100),
     perHost: count('--per-host', o.perHost, 0),
     rate,
+    maxSpeed: perSecond('--max-speed', o.maxSpeed),
+    maxHostSpeed: perSecond('--max-host-speed', o.maxHostSpeed),
     connectTimeoutMs: Math.max(1, ms('--connect-timeout', o.connectTimeout, 10_000)),
     timeoutMs: Math.max(1, ms('--timeout', o.timeout, 30_000)),
     insecure: Boolean(o.insecure),

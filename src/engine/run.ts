@@ -62,6 +62,7 @@ export async function runEngine(lines: AsyncIterable<RawLine> | Iterable<RawLine
     proxyAuth: res.proxyAuth,
     stop,
     watchdog: res.watchdog,
+    bandwidth: res.bandwidth,
     lenient: res.lenient,
   };
   try {

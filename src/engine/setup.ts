@@ -9,6 +9,7 @@ import { Client } from '../http/undici.js';
 import { clientOrigin, makeConnector, proxyFor } from '../http/connect.js';
 import { basicAuth, withoutUserinfo } from '../http/credentials.js';
 import { Watchdog } from '../http/watchdog.js';
+import { Bandwidth } from '../http/bandwidth.js';
 import { cachedLookup } from '../http/dns.js';
 import type { LookupFunction } from 'node:net';
 import { SafeDirs, prepareDest } from '../store/dest.js';
@@ -27,6 +28,7 @@ export interface Resources {
   writer: SmallFileWriter;
   budget: BodyBudget;
   watchdog: Watchdog;
+  bandwidth?: Bandwidth;
   requestPath: (url: URL) => string;
   proxyAuth?: (url: URL) => string | undefined;
   lenient: Set<string>;
@@ -76,6 +78,7 @@ export async function openResources(o: ResolvedOptions, stats: Stats): Promise<R
   });
   // Absolute form only through an http proxy; with no proxy anywhere (the usual case) the
   // per-request origin lookup is skipped.
+  const bandwidth = new Bandwidth(o.maxSpeed, o.maxHostSpeed);
   const httpProxy = Boolean(o.proxy || o.env.HTTP_PROXY || o.env.http_proxy);
   return {
     destReal,
@@ -86,6 +89,7 @@ export async function openResources(o: ResolvedOptions, stats: Stats): Promise<R
     writer: new SmallFileWriter(),
     budget: new BodyBudget(),
     watchdog: new Watchdog(o.timeoutMs),
+    bandwidth: bandwidth.active ? bandwidth : undefined,
     lenient,
     requestPath: httpProxy
       ? (url) => (url.protocol === 'http:' && proxyOf(url.origin) ? withoutUserinfo(url) : url.pathname + url.search)

@@ -1,15 +1,21 @@
 // How a --jobs run divides its budgets and its items among the jobs, so that no limit is ever
-// exceeded in sum: --limit is split, --per-host is split (or, when it is smaller than the number
-// of jobs, each endpoint is given to only as many jobs as it allows, one connection each), and
-// --rate is divided among the jobs that serve an endpoint. Pure, table-tested.
+// exceeded in sum: --limit and --max-speed are split, --per-host is split (or, when it is smaller
+// than the number of jobs, each endpoint is given to only as many jobs as it allows, one
+// connection each), and --rate and --max-host-speed are divided among the jobs that serve an
+// endpoint. Pure, table-tested.
 
 import { fnv1a32, shardOf } from '../items/shard.js';
 import { fmix32 } from '../hash.js';
 
+/** What is split: the run's budgets (0 = none). */
 export interface JobBudget {
-  limit: number; // 0 = none
-  perHost: number; // 0 = none
-  rate: number; // requests per second per endpoint, 0 = none
+  limit: number;
+  perHost: number;
+  /** Requests per second per endpoint. */
+  rate: number;
+  /** Bytes per second, the whole run and each endpoint. */
+  maxSpeed: number;
+  maxHostSpeed: number;
 }
 
 export interface Split {
@@ -23,7 +29,8 @@ function share(total: number, parts: number, i: number): number {
   return Math.floor(total / parts) + (i < total % parts ? 1 : 0);
 }
 
-export function splitBudgets(jobs: number, limit: number, perHost: number, rate: number): Split {
+export function splitBudgets(jobs: number, asked: JobBudget): Split {
+  const { limit, perHost, rate, maxSpeed, maxHostSpeed } = asked;
   const n = limit > 0 ? Math.min(jobs, limit) : jobs;
   // Endpoints go to `k` jobs each: all of them, or as many as --per-host allows.
   const narrow = perHost > 0 && perHost < n;
@@ -34,6 +41,8 @@ export function splitBudgets(jobs: number, limit: number, perHost: number, rate:
       limit: limit > 0 ? share(limit, n, i) : 0,
       perHost: perHost === 0 ? 0 : narrow ? 1 : share(perHost, n, i),
       rate: rate > 0 ? rate / k : 0,
+      maxSpeed: maxSpeed / n,
+      maxHostSpeed: maxHostSpeed / k,
     });
   }
   return {

@@ -59,6 +59,8 @@ interface Guard {
   remainingMs?: number;
   /** The error for a spent --max-time. */
   onMaxTime?: () => Error;
+  /** --max-speed / --max-host-speed: spends a chunk's bytes, returns the ms to wait (see bandwidth.ts). */
+  spend?: (n: number) => number;
 }
 
 /** Resolves with the head once the body is fully consumed. */
@@ -82,6 +84,10 @@ class ExchangeHandler implements Dispatcher.DispatchHandler, Watched {
   private controller: Dispatcher.DispatchController | undefined;
   private deadline: NodeJS.Timeout | undefined;
   private expired: Error | undefined;
+  /** Paused by the sink (the disk is behind) or by a bandwidth cap (until `rateTimer` fires). */
+  private sinkHeld = false;
+  private rateTimer: NodeJS.Timeout | undefined;
+  private readonly spend: ((n: number) => number) | undefined;
   /** Progress for the watchdog: the final head and every body chunk. */
   ticks = 0;
   seenTicks = 0;
@@ -93,6 +99,7 @@ class ExchangeHandler implements Dispatcher.DispatchHandler, Watched {
     private readonly reject: (err: unknown) => void,
     private readonly guard: Guard | undefined,
   ) {
+    this.spend = guard?.spend;
     if (guard) {
       guard.watchdog?.add(this);
       if (guard.remainingMs !== undefined && guard.onMaxTime) {
@@ -100,6 +107,25 @@ class ExchangeHandler implements Dispatcher.DispatchHandler, Watched {
         this.deadline = setTimeout(() => this.expire(onMaxTime()), Math.max(0, guard.remainingMs));
       }
     }
+  }
+
+  /** Paused on our side: no time without data counts against the server (as with undici's bodyTimeout). */
+  get holding(): boolean {
+    return this.sinkHeld || this.rateTimer !== undefined;
+  }
+
+  private resumeIfFree(controller: Dispatcher.DispatchController): void {
+    if (!this.settled && !this.sinkHeld && this.rateTimer === undefined) controller.resume();
+  }
+
+  /** Pauses reading for `ms` (a bandwidth cap in debt). */
+  private wait(controller: Dispatcher.DispatchController, ms: number): void {
+    if (this.rateTimer !== undefined) return;
+    controller.pause();
+    this.rateTimer = setTimeout(() => {
+      this.rateTimer = undefined;
+      this.resumeIfFree(controller);
+    }, Math.ceil(ms));
   }
 
   /** Aborts the exchange with `err` (a watchdog or the item's deadline). */
@@ -130,7 +156,10 @@ class ExchangeHandler implements Dispatcher.DispatchHandler, Watched {
       this.decided = { err };
     }
     this.sink?.attach?.({
-      resume: () => controller.resume(),
+      resume: () => {
+        this.sinkHeld = false;
+        this.resumeIfFree(controller);
+      },
       abort: (err) => controller.abort(err),
     });
   }
@@ -138,6 +167,10 @@ class ExchangeHandler implements Dispatcher.DispatchHandler, Watched {
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     if (this.settled) return;
     this.ticks++;
+    if (this.spend) {
+      const ms = this.spend(chunk.length);
+      if (ms > 0) this.wait(controller, ms);
+    }
     const sink = this.sink;
     if (sink) {
       let more: boolean;
@@ -151,7 +184,10 @@ class ExchangeHandler implements Dispatcher.DispatchHandler, Watched {
         controller.abort(err instanceof Error ? err : new Error(String(err)));
         return;
       }
-      if (!more && !this.settled) controller.pause();
+      if (!more && !this.settled) {
+        this.sinkHeld = true;
+        controller.pause();
+      }
       return;
     }
     this.discarded += chunk.length;
@@ -212,6 +248,10 @@ class ExchangeHandler implements Dispatcher.DispatchHandler, Watched {
 
   private settle(): void {
     this.settled = true;
+    if (this.rateTimer !== undefined) {
+      clearTimeout(this.rateTimer);
+      this.rateTimer = undefined;
+    }
     if (this.guard) {
       this.guard.watchdog?.remove(this);
       if (this.deadline) clearTimeout(this.deadline);

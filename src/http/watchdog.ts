@@ -10,6 +10,8 @@ export interface Watched {
   /** The sweeper's notes: the ticks it saw last, and since when (-1: not seen yet). */
   seenTicks: number;
   seenSince: number;
+  /** Paused by us (a bandwidth cap, a disk behind): the wait is not the server's. */
+  readonly holding?: boolean;
   expire(err: Error): void;
 }
 
@@ -45,7 +47,7 @@ export class Watchdog {
   private sweep(): void {
     const now = performance.now();
     for (const w of this.live) {
-      if (w.seenSince < 0 || w.ticks !== w.seenTicks) {
+      if (w.seenSince < 0 || w.ticks !== w.seenTicks || w.holding) {
         w.seenTicks = w.ticks;
         w.seenSince = now;
       } else if (now - w.seenSince >= this.idleMs) {

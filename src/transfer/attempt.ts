@@ -77,6 +77,7 @@ export async function attempt(req: Request, lease: Lease, ctx: TransferContext, 
       watchdog: ctx.watchdog,
       remainingMs: req.remainingMs,
       onMaxTime: req.remainingMs !== undefined ? () => maxTimeReached(opts.maxTimeMs) : undefined,
+      spend: ctx.bandwidth?.spender(url.origin),
     });
     return { verdict: verdict!, status: head.status, body };
   } finally {

@@ -8,6 +8,7 @@ import type { SmallFileWriter } from '../store/writer.js';
 import type { BodyBudget } from '../store/sink.js';
 import type { CredentialPolicy } from '../http/credentials.js';
 import type { Watchdog } from '../http/watchdog.js';
+import type { Bandwidth } from '../http/bandwidth.js';
 import type { IfExists } from './plan.js';
 
 export interface TransferOptions {
@@ -49,6 +50,8 @@ export interface TransferContext {
   stop: (reason: string) => void;
   /** Aborts requests that make no progress for --timeout (1xx answers do not count). */
   watchdog?: Watchdog;
+  /** --max-speed / --max-host-speed, when either is set. */
+  bandwidth?: Bandwidth;
   /** Endpoints whose heads need lenient parsing (see http/lenient.ts). */
   lenient: Set<string>;
 }
