@@ -54,6 +54,7 @@ export function configOf(o: Opts, env: NodeJS.ProcessEnv): Config {
     maxRedirects: parseCount('--max-redirects', str('maxRedirects')),
     ifExists: parseChoice('--if-exists', str('ifExists'), ['skip', 'update', 'overwrite'] as const),
     contentDisposition: Boolean(o.contentDisposition),
+    remoteTime: o.remoteTime !== false,
     maxFilesize: o.maxFilesize !== undefined ? parseSize('--max-filesize', str('maxFilesize')) : 0,
     headers,
     userAgent: o.userAgent as string | undefined,

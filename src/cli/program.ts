@@ -72,6 +72,7 @@ function addDownloadOptions(cmd: Command): Command {
     .option('--layout <layout>', 'flat (all in DEST) | tree (DEST/host/path)', 'flat')
     .option('--content-disposition', "name files by the server's Content-Disposition")
     .option('--max-filesize <size>', 'fail files larger than SIZE (K, M, G = 1024-based)')
+    .option('--no-remote-time', "give files the time of download, not the server's Last-Modified")
     .option('-H, --header <header>', 'extra request header "Name: value" (repeatable)', collect)
     .option('-A, --user-agent <ua>', 'User-Agent header (default bulkget/VERSION)')
     .option('--location-trusted', 'send -H Authorization/Cookie and URL credentials to other hosts a redirect names')

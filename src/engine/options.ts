@@ -45,6 +45,8 @@ export interface DownloadOptions {
   ifExists?: IfExists;
   /** Name files by the server's Content-Disposition. Default false. */
   contentDisposition?: boolean;
+  /** Give each file the server's Last-Modified as its time (as wget does). Default true. */
+  remoteTime?: boolean;
   /** Fail a file larger than this many bytes. Default 0 = none. */
   maxFilesize?: number;
   /** Extra request headers. `Authorization`, `Cookie` and `Proxy-Authorization` stay with their origin. */
@@ -223,6 +225,7 @@ export function resolveOptions(o: DownloadOptions = {}, internal: Internal = {})
       contentDisposition: Boolean(o.contentDisposition),
       credentials: { trusted: Boolean(o.locationTrusted), netrc: netrcOf(o.netrc, env) },
       maxTimeMs: ms('--max-time', o.maxTime, 0),
+      remoteTime: o.remoteTime ?? true,
     },
   };
 }

@@ -1,7 +1,7 @@
 // The files of one item: its partial file in DEST/.bulkget/partial, created exclusively (never
 // through a planted link), appended to for a resume, and moved into place only when complete.
 
-import { closeSync, constants, copyFileSync, fstatSync, linkSync, lstatSync, openSync, renameSync, unlinkSync, writeSync, writevSync } from 'node:fs';
+import { closeSync, constants, copyFileSync, fstatSync, linkSync, lstatSync, openSync, renameSync, unlinkSync, utimesSync, writeSync, writevSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 
@@ -157,6 +157,11 @@ export function writeSmallPart(part: string, chunks: Buffer[]): void {
   } finally {
     closeSync(fd);
   }
+}
+
+/** Gives a file its time (seconds since the epoch), access and modification both, as curl -R does. */
+export function setTime(path: string, secs: number): void {
+  utimesSync(path, secs, secs);
 }
 
 /** Removes the partial file (a failed or unwanted transfer); nothing there is fine. */

@@ -11,12 +11,14 @@
 // a quarter of it) is written inline, as it is when the thread cannot start; so memory stays
 // bounded and a slow disk slows the main thread down to its pace.
 
+import { utimesSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { commitPart, discardPart, writeSmallPart } from './files.js';
 
 const RING_BYTES = 1 << 20;
 
-type Job = [part: string, target: string, start: number, end: number];
+/** `mtime`: seconds since the epoch to give the file (the server's Last-Modified), or -1. */
+type Job = [part: string, target: string, start: number, end: number, mtime: number];
 type JobError = [code: string, message: string] | null;
 interface Reply {
   id: number;
@@ -48,21 +50,21 @@ export class SmallFileWriter {
   private drained: (() => void) | undefined;
 
   /**
-   * Writes `chunks` (the whole body) as the partial file `part`, then renames it to `target`.
-   * Resolves once the file is in place; rejects with the file system's error (no partial is
-   * left behind).
+   * Writes `chunks` (the whole body) as the partial file `part`, gives it `mtime` (seconds, -1 =
+   * now), then renames it to `target`. Resolves once the file is in place; rejects with the file
+   * system's error (no partial is left behind).
    */
-  put(part: string, target: string, chunks: Buffer[], length: number): Promise<void> {
+  put(part: string, target: string, chunks: Buffer[], length: number, mtime = -1): Promise<void> {
     if (this.worker === undefined) this.start();
     const at = this.worker && !this.failed ? this.alloc(length) : -1;
-    if (at < 0) return this.writeNow(part, target, chunks);
+    if (at < 0) return this.writeNow(part, target, chunks, mtime);
     const ring = this.ring!;
     let p = at;
     for (const c of chunks) {
       ring.set(c, p);
       p += c.length;
     }
-    this.jobs.push([part, target, at, at + length]);
+    this.jobs.push([part, target, at, at + length, mtime]);
     const done = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
     if (!this.scheduled) {
       // After this turn's I/O callbacks: the files of every response parsed in it, together.
@@ -81,9 +83,10 @@ export class SmallFileWriter {
     if (worker) await worker.terminate();
   }
 
-  private writeNow(part: string, target: string, chunks: Buffer[]): Promise<void> {
+  private writeNow(part: string, target: string, chunks: Buffer[], mtime: number): Promise<void> {
     return this.writeNowFrom(() => {
       writeSmallPart(part, chunks);
+      if (mtime >= 0) utimesSync(part, mtime, mtime);
       commitPart(part, target);
     }, part);
   }
@@ -215,9 +218,9 @@ export class SmallFileWriter {
   private writeInline(jobs: Job[], sent: Sent): void {
     const ring = this.ring!;
     for (let i = 0; i < jobs.length; i++) {
-      const [part, target, start, end] = jobs[i]!;
+      const [part, target, start, end, mtime] = jobs[i]!;
       const w = sent.waiters[i]!;
-      this.writeNow(part, target, [Buffer.from(ring.buffer, start, end - start)]).then(w.resolve, w.reject);
+      this.writeNow(part, target, [Buffer.from(ring.buffer, start, end - start)], mtime).then(w.resolve, w.reject);
     }
     this.release(sent);
   }
@@ -250,9 +253,9 @@ function writerThread(): void {
     }
     return fs.openSync(part, FLAGS, 0o644);
   };
-  parentPort!.on('message', (batch: { id: number; jobs: Array<[string, string, number, number]> }) => {
+  parentPort!.on('message', (batch: { id: number; jobs: Array<[string, string, number, number, number]> }) => {
     const errors: Array<[string, string] | null> = [];
-    for (const [part, target, start, end] of batch.jobs) {
+    for (const [part, target, start, end, mtime] of batch.jobs) {
       let created = false;
       try {
         const fd = create(part);
@@ -260,6 +263,7 @@ function writerThread(): void {
         try {
           let off = start;
           while (off < end) off += fs.writeSync(fd, bytes, off, end - off);
+          if (mtime >= 0) fs.futimesSync(fd, mtime, mtime);
         } finally {
           fs.closeSync(fd);
         }

@@ -2,7 +2,7 @@
 
 import type { Item } from '../types.js';
 import type { Placement } from '../store/dest.js';
-import { commitNew, commitPart, writeSmallPart } from '../store/files.js';
+import { commitNew, commitPart, setTime, writeSmallPart } from '../store/files.js';
 import type { BodyFile } from '../store/sink.js';
 import { sanitizeDispositionName } from '../naming/disposition.js';
 import type { Verdict } from './verdict.js';
@@ -36,18 +36,30 @@ export async function commit(item: Item, place: Placement, file: BodyFile, v: Ex
   const written = file.written;
   const gathered = file.takeGathered();
   const cdName = v.disposition ? sanitizeDispositionName(v.disposition) : null;
+  // The server's Last-Modified becomes the file's time (wget's default, curl -R), set on the
+  // partial file so the file appears under its name with it.
+  const mtime = ctx.opts.remoteTime ? remoteTime(v.lastModified) : -1;
   // `.bulkget` is a safe name but holds our own records: the URL's name is used instead.
   if (cdName && cdName.toLowerCase() !== '.bulkget') {
     if (gathered) writeSmallPart(place.part, gathered);
+    if (mtime >= 0) setTime(place.part, mtime);
     finalRel = await commitDisposition(item, ctx, place.part, cdName);
   } else if (gathered) {
-    await ctx.writer.put(place.part, place.abs, gathered, written);
+    await ctx.writer.put(place.part, place.abs, gathered, written, mtime);
   } else {
+    if (mtime >= 0) setTime(place.part, mtime);
     commitPart(place.part, place.abs);
   }
   ctx.stats.bytesDone += written;
   ctx.state?.recordDone(finalRel, recordedUrl(item), { etag: v.etag, lastModified: v.lastModified, size: written });
   return finalRel;
+}
+
+/** Seconds since the epoch of a Last-Modified date, or -1 (none, unreadable, before 1970). */
+export function remoteTime(lastModified: string | undefined): number {
+  if (!lastModified) return -1;
+  const ms = Date.parse(lastModified);
+  return Number.isFinite(ms) && ms >= 0 ? ms / 1000 : -1;
 }
 
 /**

@@ -26,6 +26,8 @@ export interface TransferOptions {
   credentials: CredentialPolicy;
   /** --max-time: the longest one item may take, attempts and backoff waits included; 0 = none. */
   maxTimeMs: number;
+  /** Give a downloaded file the server's Last-Modified as its time. */
+  remoteTime: boolean;
 }
 
 export interface TransferContext {
