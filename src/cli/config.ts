@@ -70,7 +70,7 @@ export function configOf(o: Opts, env: NodeJS.ProcessEnv): Config {
   };
   const cli: CliSettings = {
     dryRun: Boolean(o.dryRun),
-    progress: parseChoice('--progress', str('progress'), ['auto', 'bar', 'lines', 'none'] as const),
+    progress: parseChoice('--progress', str('progress'), ['auto', 'bar', 'lines', 'json', 'none'] as const),
     progressIntervalMs: Math.max(100, parseDuration('--progress-interval', str('progressInterval'))),
     verbose: Boolean(o.verbose),
     quiet: Boolean(o.quiet),

@@ -60,7 +60,8 @@ async function run(config: Config, io: Io, job: Job, trap: Trap, saveFailed: Sav
   const failures = new FailureLog().attach(dl);
   saveFailed?.attach(dl);
   const progress = await startProgress({
-    mode: cli.quiet ? 'none' : cli.progress,
+    // -q silences the displays for people; --progress json, asked for by name, is for a program.
+    mode: cli.quiet && cli.progress !== 'json' ? 'none' : cli.progress,
     stream: io.stderr,
     stats: dl.stats,
     noun: job.noun,

@@ -1,11 +1,12 @@
-// Live progress on stderr: a cli-progress bar for terminals, plain periodic lines for logs.
+// Live progress on stderr: a cli-progress bar for terminals, plain periodic lines for logs, JSON
+// objects for programs.
 // Both poll Stats on a timer; nothing here is called per byte or per item.
 
 import type { Stats } from '../types.js';
 import { clock, groupDigits, humanBytes, humanDuration, humanRate } from './format.js';
 import { Sampler, countText, withNewline, type Snapshot } from './snapshot.js';
 
-export type ProgressMode = 'auto' | 'bar' | 'lines' | 'none';
+export type ProgressMode = 'auto' | 'bar' | 'lines' | 'json' | 'none';
 
 export interface ProgressOptions {
   mode: ProgressMode;
@@ -35,7 +36,9 @@ export async function startProgress(o: ProgressOptions): Promise<Progress> {
     case 'bar':
       return (await import('./bar.js')).startBar(o);
     case 'lines':
-      return startLines(o);
+      return startLines(o, (snap) => formatStatusLine(snap, o.noun));
+    case 'json':
+      return startLines(o, (snap) => formatJsonLine(snap, o.stats), true);
     default:
       return plain(o.stream);
   }
@@ -65,18 +68,37 @@ export function formatStatusLine(s: Snapshot, noun: 'files' | 'flags'): string {
   return `[${clock(s.elapsedMs)}] ${parts.join(', ')}`;
 }
 
-// ---------------------------------------------------------------------------------------------
-// Lines mode
+/**
+ * One line of --progress json: the JSON report's counters, plus requests in flight (`active`),
+ * open connections and the rate over the last interval. `total` is a lower bound until
+ * `totalKnown` (the input is still being read).
+ */
+export function formatJsonLine(s: Snapshot, stats: Stats): string {
+  return JSON.stringify({
+    elapsedMs: Math.round(s.elapsedMs),
+    total: s.total,
+    totalKnown: s.totalKnown,
+    counts: { downloaded: stats.downloaded, unchanged: stats.unchanged, skipped: stats.skipped, notFound: stats.notFound, failed: stats.failed, invalid: stats.invalid },
+    bytes: s.bytes,
+    retries: s.retries,
+    active: stats.active,
+    connections: s.connections,
+    bytesPerSecond: Math.round(s.bytesPerSec),
+  });
+}
 
-function startLines(o: ProgressOptions): Progress {
+// ---------------------------------------------------------------------------------------------
+// Lines mode (and json: the same timer, another format)
+
+/** `last`: one more line when the display stops, so a program sees the final counters. */
+function startLines(o: ProgressOptions, format: (snap: Snapshot) => string, last = false): Progress {
   const interval = o.intervalMs !== undefined && Number.isFinite(o.intervalMs) && o.intervalMs > 0 ? o.intervalMs : 10_000;
   // The rate of a status line covers the interval since the previous line, which is what a
   // reader of the log compares line to line.
   const sampler = new Sampler(interval);
   sampler.seed(o.stats, performance.now());
-  const timer = setInterval(() => {
-    o.stream.write(formatStatusLine(sampler.snapshot(o.stats, performance.now()), o.noun) + '\n');
-  }, interval);
+  const line = () => o.stream.write(format(sampler.snapshot(o.stats, performance.now())) + '\n');
+  const timer = setInterval(line, interval);
   timer.unref();
   let stopped = false;
   return {
@@ -84,6 +106,7 @@ function startLines(o: ProgressOptions): Progress {
       if (stopped) return;
       stopped = true;
       clearInterval(timer);
+      if (last) line();
     },
     log(line) {
       o.stream.write(withNewline(line));
