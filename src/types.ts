@@ -83,6 +83,8 @@ export interface ItemResult {
   attempts: number;
   /** Body bytes received for this item in this run. */
   bytes: number;
+  /** Time spent in its requests, ms (not waiting for a connection or between retries). */
+  timeMs: number;
 }
 
 export interface InvalidInput {
@@ -155,12 +157,17 @@ export interface FailureEntry {
 
 /** One endpoint's share of a run, for the report's `hosts`. */
 export interface HostEntry {
-  /** scheme://host:port */
+  /** scheme://host[:port], as URL.origin writes it */
   host: string;
   downloaded: number;
+  /** Items that failed or were not found. */
   failed: number;
   bytes: number;
   retries: number;
+  /** Items of this host that finished (all outcomes); not in the JSON report. */
+  items?: number;
+  /** Time spent in this host's requests, ms; not in the JSON report. */
+  timeMs?: number;
 }
 
 /** The end of a run: the JSON report's shape (SPEC "Progress, report, exit status"). */
@@ -174,6 +181,8 @@ export interface Summary {
   retries: number;
   /** Failed, not-found and invalid items, the first `keepFailures` of them (see DownloadOptions). */
   failures: FailureEntry[];
+  /** Each endpoint's share, busiest first, at most 100. */
+  hosts: HostEntry[];
   /** Failures beyond those kept in `failures`. */
   failuresLeftOut: number;
   /** The run was stopped by its signal (or abort()) before its end. */

@@ -104,7 +104,9 @@ test('exit 1 on not found; the JSON report has the schema of SPEC.md', async (t)
   const r = await runCli(['-d', dir, '--progress', 'none', '--report', '-', '-r', '0', s.url('/file/a.bin?size=100'), s.url('/status/404'), s.url('/status/500')]);
   assert.equal(r.code, 1);
   const j = JSON.parse(r.stdout); // --report - replaces the text report: stdout is pure JSON
-  assert.deepEqual(Object.keys(j).sort(), ['bytes', 'counts', 'elapsedMs', 'failures', 'limits', 'retries', 'startedAt', 'version'].sort());
+  assert.deepEqual(Object.keys(j), ['version', 'startedAt', 'elapsedMs', 'limits', 'counts', 'bytes', 'retries', 'failures', 'hosts']);
+  // One endpoint here: every item is its.
+  assert.deepEqual(j.hosts, [{ host: s.url('/').replace(/\/$/, ''), downloaded: 1, failed: 2, bytes: j.bytes, retries: 0 }]);
   assert.deepEqual(j.counts, { downloaded: 1, unchanged: 0, skipped: 0, notFound: 1, failed: 1, invalid: 0 });
   assert.deepEqual(j.limits, { total: 100, perHost: 0 });
   assert.ok(!Number.isNaN(Date.parse(j.startedAt)) && /T.*Z$/.test(j.startedAt));

@@ -31,7 +31,11 @@ test('an array of URLs: results as each item ends, a summary in the JSON report 
   ]);
   assert.equal(seen.find((r) => r.out === 'a.bin')!.bytes, 3000);
   assert.deepEqual(readFileSync(path.join(dest, 'a.bin')), bodyFor('a.bin', 3000));
-  assert.deepEqual(Object.keys(summary), ['version', 'startedAt', 'elapsedMs', 'limits', 'counts', 'bytes', 'retries', 'failures', 'failuresLeftOut', 'interrupted']);
+  assert.deepEqual(Object.keys(summary), ['version', 'startedAt', 'elapsedMs', 'limits', 'counts', 'bytes', 'retries', 'failures', 'hosts', 'failuresLeftOut', 'interrupted']);
+  assert.equal(summary.hosts.length, 1);
+  assert.equal(summary.hosts[0]!.items, 3);
+  assert.equal(summary.hosts[0]!.downloaded, 2);
+  assert.equal(summary.hosts[0]!.failed, 1);
   assert.deepEqual(summary.counts, { downloaded: 2, unchanged: 0, skipped: 0, notFound: 1, failed: 0, invalid: 0 });
   assert.deepEqual(summary.limits, { total: 8, perHost: 0 });
   assert.equal(summary.interrupted, false);

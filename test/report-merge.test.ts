@@ -29,7 +29,7 @@ test('merge: counts summed, time from the first start to the last end, budgets s
     failures: [{ url: 'http://x/y', status: 500, error: 'HTTP 500', attempts: 4, kind: 'failed' }],
     stopped: 'the disk is full',
   });
-  const { summary } = mergeReports([a, b], ['a.json', 'b.json'], '9.9.9');
+  const summary = mergeReports([a, b], ['a.json', 'b.json'], '9.9.9');
   assert.equal(summary.version, '9.9.9');
   assert.equal(summary.startedAt, '2026-11-27T10:00:00.000Z');
   assert.equal(summary.elapsedMs, 8000);
@@ -41,7 +41,7 @@ test('merge: counts summed, time from the first start to the last end, budgets s
   assert.equal(summary.failures.length, 1);
   assert.equal(summary.stopped, 'b.json: the disk is full');
   assert.equal(summary.interrupted, false);
-  assert.equal(mergeReports([a, report({ interrupted: true })], ['a', 'b'], '1').summary.interrupted, true);
+  assert.equal(mergeReports([a, report({ interrupted: true })], ['a', 'b'], '1').interrupted, true);
 });
 
 test('merge: hosts summed per host, busiest first, at most 100', () => {

@@ -24,7 +24,7 @@ function item(url: string, extra: Partial<Item> = {}): Item {
 
 function result(outcome: Outcome, url: string, extra: Partial<ItemResult> = {}, itemExtra: Partial<Item> = {}): ItemResult {
   const it = item(url, itemExtra);
-  return { item: it, url: it.url.href, out: it.out, outcome, attempts: 1, bytes: 0, ...extra };
+  return { item: it, url: it.url.href, out: it.out, outcome, attempts: 1, bytes: 0, timeMs: 0, ...extra } as ItemResult;
 }
 
 function stats(over: Partial<Stats>): Stats {
@@ -47,6 +47,7 @@ function summary(over: Partial<Stats>, elapsedMs: number, limits = { total: 100,
     bytes: s.bytes,
     retries: s.retries,
     failures: [],
+    hosts: [],
     failuresLeftOut: 0,
     interrupted: false,
   };
@@ -249,7 +250,7 @@ describe('writeJsonReport', () => {
 
     const text = await readFile(file, 'utf8');
     const json = JSON.parse(text) as Record<string, unknown>;
-    assert.deepEqual(Object.keys(json), ['version', 'startedAt', 'elapsedMs', 'limits', 'counts', 'bytes', 'retries', 'failures']);
+    assert.deepEqual(Object.keys(json), ['version', 'startedAt', 'elapsedMs', 'limits', 'counts', 'bytes', 'retries', 'failures', 'hosts']);
     assert.equal(json.version, '0.1.0');
     assert.equal(typeof json.startedAt, 'string');
     assert.match(json.startedAt as string, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);

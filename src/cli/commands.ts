@@ -109,7 +109,7 @@ export async function runReportMerge(files: string[], o: Opts, io: CliIO): Promi
     if (typeof r === 'string') throw new UsageError(`${file} is not a bulkget JSON report: ${r}`);
     reports.push(r);
   }
-  const { summary } = mergeReports(reports, files, io.version);
+  const summary = mergeReports(reports, files, io.version);
   const report = o.report as string | undefined;
   if (report !== undefined) {
     const { FailureLog } = await import('../ui/failures.js');
@@ -131,7 +131,7 @@ export async function runReportMerge(files: string[], o: Opts, io: CliIO): Promi
     // The reports hold the bytes received, not the sizes of the files: the size shown is those bytes.
     const stats = { ...newStats(), ...c, bytes: summary.bytes, bytesDone: summary.bytes, retries: summary.retries };
     io.stdout.write(`Merged ${files.length} ${files.length === 1 ? 'report' : 'reports'}.\n`);
-    io.stdout.write(textReport({ noun: 'files', stats, elapsedMs: summary.elapsedMs, stopped: summary.stopped }));
+    io.stdout.write(textReport({ noun: 'files', stats, elapsedMs: summary.elapsedMs, stopped: summary.stopped, hosts: summary.hosts }));
   }
   // A shard that was interrupted did not get through its share: the whole is not complete.
   return summary.interrupted ? 1 : exitCodeOf(summary, true);

@@ -94,7 +94,7 @@ async function run(config: Config, io: Io, job: Job, trap: Trap, saveFailed: Sav
     await failures.close();
   }
   if (!cli.quiet && cli.reportFile !== '-') {
-    io.stdout.write(textReport({ noun: job.noun, stats: dl.stats, elapsedMs: summary.elapsedMs, stopped: summary.stopped }));
+    io.stdout.write(textReport({ noun: job.noun, stats: dl.stats, elapsedMs: summary.elapsedMs, stopped: summary.stopped, hosts: summary.hosts }));
   }
   return trap.status() ?? exitCodeOf(summary, job.notFoundIsFailure);
 }

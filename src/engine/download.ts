@@ -18,6 +18,7 @@ import { maskUrl } from '../text.js';
 import { resolveOptions, type DownloadOptions, type ResolvedOptions } from './options.js';
 import { runEngine } from './run.js';
 import { runJobs } from './jobs.js';
+import { HostTally } from './hosts.js';
 import { toLines } from './sources.js';
 
 /** Results waiting for a slow `for await` reader before new items are held back. */
@@ -32,6 +33,7 @@ export class Download extends EventEmitter<DownloadEvents> implements AsyncItera
   private readonly readers = new Set<ResultQueue>();
   private readonly failures: FailureEntry[] = [];
   private failuresLeftOut = 0;
+  private readonly hosts = new HostTally();
   private poke: () => void = () => undefined;
   private release: () => void = () => undefined;
   private ended = false;
@@ -104,7 +106,10 @@ export class Download extends EventEmitter<DownloadEvents> implements AsyncItera
     return {
       queued: (item: Item) => this.emit('queued', item),
       inputEnd: (total: number) => this.emit('input-end', total),
-      retry: (info: RetryInfo) => this.emit('retry', info),
+      retry: (info: RetryInfo) => {
+        this.hosts.retry(info.item);
+        this.emit('retry', info);
+      },
       invalid: (inv: InvalidInput) => {
         keep({ url: inv.text, error: inv.reason, attempts: 0, kind: 'invalid', source: inv.source, line: inv.line });
         this.emit('invalid', inv);
@@ -113,6 +118,7 @@ export class Download extends EventEmitter<DownloadEvents> implements AsyncItera
         if (r.outcome === 'failed' || r.outcome === 'notFound') {
           keep({ url: maskUrl(r.url), status: r.status ?? null, error: r.error ?? (r.status !== undefined ? `HTTP ${r.status}` : 'unknown error'), attempts: r.attempts, kind: r.outcome });
         }
+        this.hosts.result(r);
         for (const q of this.readers) q.push(r);
         this.emit('result', r);
       },
@@ -130,6 +136,7 @@ export class Download extends EventEmitter<DownloadEvents> implements AsyncItera
       bytes: s.bytes,
       retries: s.retries,
       failures: this.failures,
+      hosts: this.hosts.top(),
       failuresLeftOut: this.failuresLeftOut,
       interrupted,
     };

@@ -16,8 +16,8 @@ export interface JobData {
 
 /** An item as the run sends it: [seq, url, out, sha256, size, label]. */
 export type JobItem = [number, string, string, string | null, number | null, string | null];
-/** A result as the job sends it back: [seq, outcome, status, error, attempts, bytes, out]. */
-export type JobResult = [number, string, number | null, string | null, number, number, string];
+/** A result as the job sends it back: [seq, outcome, status, error, attempts, bytes, out, timeMs]. */
+export type JobResult = [number, string, number | null, string | null, number, number, string, number];
 
 export type ToJob = { t: 'items'; items: JobItem[] } | { t: 'end' } | { t: 'abort' };
 export type FromJob =
@@ -72,11 +72,11 @@ const reporter: Reporter = {
   inputEnd: () => undefined,
   invalid: (inv) => {
     // Named and checked by the run already; should it still be refused here, it ends as failed.
-    batch.push([inv.line, 'failed', null, inv.reason, 0, 0, '']);
+    batch.push([inv.line, 'failed', null, inv.reason, 0, 0, '', 0]);
   },
   retry: (r) => post({ t: 'retry', seq: r.item.line, attempt: r.attempt, delayMs: r.delayMs, reason: r.reason }),
   result: (r) => {
-    batch.push([r.item.line, r.outcome, r.status ?? null, r.error ?? null, r.attempts, r.bytes, r.out]);
+    batch.push([r.item.line, r.outcome, r.status ?? null, r.error ?? null, r.attempts, r.bytes, r.out, r.timeMs]);
     if (batch.length >= 256) flush();
     else flushTimer ??= setTimeout(flush, 20);
   },

@@ -115,11 +115,11 @@ export async function runJobs(lines: AsyncIterable<RawLine> | Iterable<RawLine>,
     job.last = c;
   };
   const finish = (job: Job, r: JobResult) => {
-    const [seq, outcome, status, error, attempts, bytes, out] = r;
+    const [seq, outcome, status, error, attempts, bytes, out, timeMs] = r;
     const item = job.outstanding.get(seq);
     if (!item) return;
     job.outstanding.delete(seq);
-    const result: ItemResult = { item, url: item.url.href, out: out || item.out, outcome: outcome as Outcome, attempts, bytes };
+    const result: ItemResult = { item, url: item.url.href, out: out || item.out, outcome: outcome as Outcome, attempts, bytes, timeMs };
     if (status !== null) result.status = status;
     if (error !== null) result.error = error;
     stats[result.outcome]++;
@@ -157,7 +157,7 @@ export async function runJobs(lines: AsyncIterable<RawLine> | Iterable<RawLine>,
     if (job.ended) return;
     job.ended = true;
     const why = `job ${job.index + 1} of ${jobs.length} ended unexpectedly: ${reason.split('\n')[0]}`;
-    for (const [seq] of job.outstanding) finish(job, [seq, 'failed', null, why, 0, 0, '']);
+    for (const [seq] of job.outstanding) finish(job, [seq, 'failed', null, why, 0, 0, '', 0]);
     job.pending = [];
     counters(job, { bytes: job.last.bytes, bytesDone: job.last.bytesDone, retries: job.last.retries, openConnections: 0, active: 0 });
     if (jobs.every((j) => j.ended)) stop(why);

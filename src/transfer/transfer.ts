@@ -39,7 +39,7 @@ class End {
 }
 
 export async function transfer(item: Item, ctx: TransferContext): Promise<ItemResult> {
-  const result: ItemResult = { item, url: item.url.href, out: item.out, outcome: 'failed', attempts: 0, bytes: 0 };
+  const result: ItemResult = { item, url: item.url.href, out: item.out, outcome: 'failed', attempts: 0, bytes: 0, timeMs: 0 };
   let end: End;
   try {
     end = await run(item, ctx, result);
@@ -102,7 +102,7 @@ async function run(item: Item, ctx: TransferContext, result: ItemResult): Promis
       lease.release();
       return new End('failed', maxTimeReached(opts.maxTimeMs).message);
     }
-    const started = remainingMs !== undefined ? performance.now() : 0;
+    const started = performance.now();
     try {
       a = await attempt({ item, url, headers, place, resume, partHash, remainingMs }, lease, ctx, result);
     } catch (err) {
@@ -110,7 +110,9 @@ async function run(item: Item, ctx: TransferContext, result: ItemResult): Promis
       if (ctx.signal.aborted) throw new AbortedError();
       failure = err;
     }
-    if (remainingMs !== undefined) spent += performance.now() - started;
+    const took = performance.now() - started;
+    result.timeMs += took;
+    spent += took;
 
     // What happened, as one of: done, a redirect to follow, a clean restart, or a failure that
     // another attempt may (retry) or may not (final) cure.

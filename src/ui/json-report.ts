@@ -50,7 +50,9 @@ async function streamJsonReport(summary: Summary, failures: FailureLog, out: Nod
       buf = '';
     }
   }
-  buf += (first ? ']' : '\n  ]') + '\n}\n';
+  // The hosts, with the report's keys only (the summary's also carry items and time).
+  const hosts = summary.hosts.map((h) => ({ host: h.host, downloaded: h.downloaded, failed: h.failed, bytes: h.bytes, retries: h.retries }));
+  buf += (first ? ']' : '\n  ]') + ',\n  "hosts": ' + (hosts.length ? '[\n' + hosts.map((h) => '    ' + safeJson(h)).join(',\n') + '\n  ]' : '[]') + '\n}\n';
   await put(out, buf);
 }
 

@@ -73,7 +73,7 @@ export function formatStatusLine(s: Snapshot, noun: 'files' | 'flags'): string {
  * open connections and the rate over the last interval. `total` is a lower bound until
  * `totalKnown` (the input is still being read).
  */
-export function formatJsonLine(s: Snapshot, stats: Stats): string {
+function formatJsonLine(s: Snapshot, stats: Stats): string {
   return JSON.stringify({
     elapsedMs: Math.round(s.elapsedMs),
     total: s.total,

@@ -6,7 +6,7 @@ import type { FailureEntry, HostEntry, Summary } from '../types.js';
 const COUNTS = ['downloaded', 'unchanged', 'skipped', 'notFound', 'failed', 'invalid'] as const;
 
 /** A report as --report writes it (hosts: when the run wrote them). */
-export type JsonReport = Omit<Summary, 'failuresLeftOut' | 'interrupted'> & { interrupted?: boolean; hosts?: HostEntry[] };
+export type JsonReport = Omit<Summary, 'failuresLeftOut' | 'interrupted' | 'hosts'> & { interrupted?: boolean; hosts?: HostEntry[] };
 
 const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0;
 
@@ -34,7 +34,7 @@ export function mergeHosts(lists: HostEntry[][], keep = 100): HostEntry[] {
   const by = new Map<string, HostEntry>();
   for (const list of lists) {
     for (const h of list) {
-      const m = by.get(h.host) ?? { host: h.host, downloaded: 0, failed: 0, bytes: 0, retries: 0 };
+      const m: HostEntry = by.get(h.host) ?? { host: h.host, downloaded: 0, failed: 0, bytes: 0, retries: 0 };
       m.downloaded += h.downloaded || 0;
       m.failed += h.failed || 0;
       m.bytes += h.bytes || 0;
@@ -42,12 +42,8 @@ export function mergeHosts(lists: HostEntry[][], keep = 100): HostEntry[] {
       by.set(h.host, m);
     }
   }
+  // The reports do not say how many items a host had in all: downloaded and failed stand for it.
   return [...by.values()].sort((a, b) => b.downloaded + b.failed - (a.downloaded + a.failed) || b.bytes - a.bytes).slice(0, keep);
-}
-
-interface Merged {
-  summary: Summary;
-  hosts?: HostEntry[];
 }
 
 /**
@@ -55,7 +51,7 @@ interface Merged {
  * shards ran at once); the time from the first start to the last end; every failure, in the
  * order of the files. `names` label a shard's reason for stopping.
  */
-export function mergeReports(reports: JsonReport[], names: string[], version: string): Merged {
+export function mergeReports(reports: JsonReport[], names: string[], version: string): Summary {
   const starts = reports.map((r) => Date.parse(r.startedAt));
   const first = Math.min(...starts);
   const last = Math.max(...reports.map((r, i) => starts[i]! + r.elapsedMs));
@@ -76,10 +72,10 @@ export function mergeReports(reports: JsonReport[], names: string[], version: st
     bytes: reports.reduce((a, r) => a + r.bytes, 0),
     retries: reports.reduce((a, r) => a + r.retries, 0),
     failures,
+    hosts: mergeHosts(reports.map((r) => r.hosts ?? [])),
     failuresLeftOut: 0,
     interrupted: reports.some((r) => r.interrupted === true),
   };
   if (stopped.length) summary.stopped = stopped.join('; ');
-  const withHosts = reports.filter((r) => r.hosts);
-  return withHosts.length ? { summary, hosts: mergeHosts(withHosts.map((r) => r.hosts!)) } : { summary };
+  return summary;
 }
