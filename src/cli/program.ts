@@ -9,6 +9,7 @@ import { configOf, refuseClashes, type Opts } from './config.js';
 import { execute } from './execute.js';
 import { runFlags, runReportMerge, runServeCommand } from './commands.js';
 import type { CliIO } from './io.js';
+import { defaultsAt, describeDefaults, loadDefaults, lookupFor, type Defaults } from './defaults.js';
 
 const EXIT_OK = 0;
 const EXIT_USAGE = 2;
@@ -38,6 +39,10 @@ Examples:
 
   # use every core of this machine (limits are split, not multiplied)
   bulkget -i urls.txt --jobs auto
+
+Defaults: options may also come from ~/.config/bulkget/config (one per line: "limit 16",
+"--per-host 4", "header = Authorization: Bearer T") and from BULKGET_OPTIONS ("-l 16 -p 4");
+the command line wins. --no-config skips the file; \`bulkget --help -v\` shows what they set.
 
 Input lines: URL | URL PATH | {"url": ..., "out": ..., "sha256": ..., "size": ...}
 Blank lines and lines starting with # are skipped.
@@ -91,7 +96,8 @@ function addDownloadOptions(cmd: Command): Command {
     .option('-q, --quiet', 'no progress and no text report, only errors')
     .option('--report <file>', 'write a JSON report to FILE (- = stdout, replacing the text report)')
     .option('--save-failed <file>', 'write failed, not-found and invalid items as JSON lines to FILE')
-    .option('--dry-run', 'print "URL -> path" for every item and make no request');
+    .option('--dry-run', 'print "URL -> path" for every item and make no request')
+    .option('--no-config', 'ignore the config file (~/.config/bulkget/config)');
 }
 
 /** Runs the CLI; resolves to the process exit status. */
@@ -183,16 +189,47 @@ Example:
   // new user sees --limit), then the other commands.
   program.helpInformation = () => topHelp(program, get);
 
+  // Defaults from the config file and BULKGET_OPTIONS go before the command line's own options.
+  const at = defaultsAt(io.argv, ['get', 'flags'], ['serve', 'report', 'completion', 'help']);
+  const noConfig = io.argv.includes('--no-config');
+  const verbose = io.argv.includes('-v') || io.argv.includes('--verbose');
+  const lookup = lookupFor(io.argv[0] === 'flags' ? flags : get);
+  let defaults: Defaults = { args: [], sources: [] };
+  let argv = io.argv;
   try {
-    await program.parseAsync(io.argv, { from: 'user' });
+    if (at >= 0) {
+      defaults = loadDefaults(io.env, noConfig, lookup);
+      argv = [...io.argv.slice(0, at), ...defaults.args, ...io.argv.slice(at)];
+    }
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    io.stderr.write(`bulkget: ${escapeControls(err.message)}\n`);
+    return EXIT_USAGE;
+  }
+  const whereDefaults = (): string[] => {
+    try {
+      return describeDefaults(at >= 0 ? defaults : loadDefaults(io.env, noConfig, lookup), io.env, noConfig);
+    } catch (err) {
+      return [(err as Error).message];
+    }
+  };
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
   } catch (err) {
     if (err instanceof CommanderError) {
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT_OK;
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.help') {
+        // `--help -v`: where the defaults came from.
+        if (verbose) io.stdout.write(`\nDefaults:\n${whereDefaults().map((l) => `  ${l}\n`).join('')}`);
+        return EXIT_OK;
+      }
+      if (err.code === 'commander.version') return EXIT_OK;
       return EXIT_USAGE;
     }
     throw err;
   }
   if (!action) return EXIT_OK;
+  if (verbose && defaults.sources.length > 0) for (const l of whereDefaults()) io.stderr.write(`bulkget: ${l}\n`);
   try {
     exitCode = await action();
   } catch (err) {

@@ -20,7 +20,8 @@ export interface CliResult {
 export function spawnCli(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): ChildProcess {
   return spawn(process.execPath, ['--import', TSX, MAIN, ...args], {
     cwd: opts.cwd ?? ROOT,
-    env: { ...process.env, NO_COLOR: '1', ...opts.env },
+    // No defaults from the developer's own config file or environment (tests that want some say so).
+    env: { ...process.env, NO_COLOR: '1', XDG_CONFIG_HOME: '/nonexistent/bulkget-tests', BULKGET_OPTIONS: '', ...opts.env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
 }
