@@ -13,7 +13,7 @@ import type { Command } from 'commander';
 import { escapeControls, maskText } from '../text.js';
 
 /** What the command knows of an option, by `--long` or `-s` name. */
-export type OptionLookup = (name: string) => { long: string; takesValue: boolean } | undefined;
+type OptionLookup = (name: string) => { long: string; takesValue: boolean } | undefined;
 
 export interface Defaults {
   /** The options to put before the command line's. */
@@ -22,7 +22,7 @@ export interface Defaults {
   sources: Array<[string, string[]]>;
 }
 
-export function configPath(env: NodeJS.ProcessEnv): string {
+function configPath(env: NodeJS.ProcessEnv): string {
   const base = env.XDG_CONFIG_HOME || join(env.HOME || homedir(), '.config');
   return join(base, 'bulkget', 'config');
 }

@@ -182,7 +182,26 @@ Example:
       action = () => runReportMerge(files, opts, io);
     });
 
-  for (const cmd of [get, flags, program.commands.find((c) => c.name() === 'serve')!, report, merge]) {
+  const completion = program
+    .command('completion')
+    .description('print a completion script for bash, zsh or fish')
+    .argument('<shell>', 'bash | zsh | fish')
+    .addHelpText('after', `
+Examples:
+  source <(bulkget completion bash)     # in ~/.bashrc
+  source <(bulkget completion zsh)      # in ~/.zshrc (after compinit)
+  bulkget completion fish > ~/.config/fish/completions/bulkget.fish`)
+    .action((shell: string) => {
+      action = async () => {
+        const { completionScript } = await import('./completion.js');
+        const script = completionScript(shell, program);
+        if (script === undefined) throw new UsageError(`completion: unknown shell "${shell}"; choose bash, zsh or fish`);
+        io.stdout.write(script);
+        return EXIT_OK;
+      };
+    });
+
+  for (const cmd of [get, flags, program.commands.find((c) => c.name() === 'serve')!, report, merge, completion]) {
     cmd.exitOverride().configureOutput(program.configureOutput());
   }
   // `bulkget --help` is the help of the default command (its download options first, so that a
