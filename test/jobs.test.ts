@@ -4,27 +4,16 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { collect, runCli, runWithReport, spawnCli } from './helpers/cli.js';
 import { fetchAll } from './helpers/lib.js';
 import { startServer, type Counter } from './helpers/server.js';
 import { startFaultServer } from './helpers/faults.js';
-import { partialOf, tempDirs } from './helpers/tmp.js';
+import { filesOf, partialOf, tempDirs } from './helpers/tmp.js';
 
 const tmp = tempDirs('jobs');
 
-function tree(dir: string, rel = ''): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(path.join(dir, rel)).sort()) {
-    if (rel === '' && name === '.bulkget') continue;
-    const r = rel ? `${rel}/${name}` : name;
-    if (statSync(path.join(dir, r)).isDirectory()) out.push(...tree(dir, r));
-    else out.push(`${r} ${createHash('sha256').update(readFileSync(path.join(dir, r))).digest('hex').slice(0, 16)}`);
-  }
-  return out;
-}
 
 test('--jobs 3 leaves the files of a one-job run, names that collide across jobs included', { timeout: 60_000 }, async (t) => {
   const servers = await Promise.all([0, 1, 2].map(() => startServer()));
@@ -50,8 +39,8 @@ test('--jobs 3 leaves the files of a one-job run, names that collide across jobs
   const logs = readdirSync(path.join(threeDest, '.bulkget')).filter((n) => n.startsWith('state')).sort();
   assert.deepEqual(logs, ['state-job-1.jsonl', 'state-job-2.jsonl', 'state-job-3.jsonl']);
   // And the files themselves are the same, byte for byte.
-  assert.equal(tree(oneDest).length, 160);
-  assert.deepEqual(tree(threeDest), tree(oneDest));
+  assert.equal(filesOf(oneDest).length, 160);
+  assert.deepEqual(filesOf(threeDest), filesOf(oneDest));
 });
 
 test('--jobs 3 --limit 4 --per-host 2: the servers never see more than 4 in all and 2 each', { timeout: 60_000 }, async (t) => {

@@ -5,27 +5,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ROOT, collect, runCli, spawnCli } from './helpers/cli.js';
 import { startServer } from './helpers/server.js';
 import { startFaultServer } from './helpers/faults.js';
-import { tempDirs } from './helpers/tmp.js';
+import { filesOf, tempDirs } from './helpers/tmp.js';
 
 const tmp = tempDirs('scale');
 
-/** Every file under dir (bulkget's own records left out) with its SHA-256, sorted. */
-function tree(dir: string, rel = ''): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(path.join(dir, rel)).sort()) {
-    if (rel === '' && name === '.bulkget') continue;
-    const r = rel ? `${rel}/${name}` : name;
-    if (statSync(path.join(dir, r)).isDirectory()) out.push(...tree(dir, r));
-    else out.push(`${r} ${createHash('sha256').update(readFileSync(path.join(dir, r))).digest('hex').slice(0, 16)}`);
-  }
-  return out;
-}
 
 /** A list whose names collide across hosts and paths: index.html, file.bin, a.txt many times over. */
 async function collidingList(t: { after: (fn: () => Promise<void>) => void }): Promise<string[]> {
@@ -62,11 +50,11 @@ test('4 shard processes at once into one DEST leave exactly the files of one uns
     return collect(c);
   }));
   for (const r of runs) assert.equal(r.code, 0, r.stderr);
-  assert.deepEqual(tree(shared), tree(whole));
-  assert.ok(tree(whole).length > 100);
+  assert.deepEqual(filesOf(shared), filesOf(whole));
+  assert.ok(filesOf(whole).length > 100);
   // Each shard did a share of the work, and the shares add up to the whole.
   const counts = [0, 1, 2, 3].map((k) => JSON.parse(readFileSync(path.join(dir, `report-${k}.json`), 'utf8')).counts.downloaded as number);
-  assert.equal(counts.reduce((a, b) => a + b, 0), tree(whole).length);
+  assert.equal(counts.reduce((a, b) => a + b, 0), filesOf(whole).length);
   for (const c of counts) assert.ok(c > 0);
   // One record file per shard.
   assert.deepEqual(readdirSync(path.join(shared, '.bulkget')).filter((n) => n.startsWith('state')).sort(), [0, 1, 2, 3].map((k) => `state-shard-${k}-of-4.jsonl`));
@@ -86,7 +74,7 @@ test('GNU parallel, as the README runs it (when parallel is installed)', { timeo
   assert.equal(r.code, 0, r.stderr);
   const whole = path.join(dir, 'whole');
   assert.equal((await runCli(['-q', '-i', path.join(dir, 'urls.txt'), '-d', whole])).code, 0);
-  assert.deepEqual(tree(path.join(dir, 'out')), tree(whole));
+  assert.deepEqual(filesOf(path.join(dir, 'out')), filesOf(whole));
 });
 
 test('locks: shards of one split share DEST; an unsharded run, or shards of another N, are kept out', { timeout: 30_000 }, async (t) => {

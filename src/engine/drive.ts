@@ -4,6 +4,7 @@
 
 import type { Item, ItemResult, RawLine, Reporter, Stats } from '../types.js';
 import type { ItemMaker } from '../items/maker.js';
+import { Waker } from './control.js';
 
 interface DriveOptions {
   lines: AsyncIterable<RawLine> | Iterable<RawLine>;
@@ -30,14 +31,8 @@ interface Driver {
 
 export function drive(o: DriveOptions): Driver {
   let running = 0;
-  let wake: (() => void) | undefined;
-  const poke = () => {
-    if (wake) {
-      const w = wake;
-      wake = undefined;
-      w();
-    }
-  };
+  const waker = new Waker();
+  const poke = waker.poke;
   const settle = () => {
     running--;
     poke();
@@ -56,14 +51,7 @@ export function drive(o: DriveOptions): Driver {
       () => settle(),
     );
   };
-  const waitFor = (pred: () => boolean) =>
-    new Promise<void>((resolve) => {
-      const check = () => {
-        if (pred()) resolve();
-        else wake = check;
-      };
-      check();
-    });
+  const waitFor = (pred: () => boolean) => waker.until(pred);
   const room = () => (running < o.window && !o.held?.()) || o.signal.aborted;
 
   const run = async (): Promise<boolean> => {

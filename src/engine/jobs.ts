@@ -8,7 +8,6 @@
 // core needs.
 
 import { Worker } from 'node:worker_threads';
-import { setMaxListeners } from 'node:events';
 import type { Item, ItemResult, RawLine, Outcome } from '../types.js';
 import { ItemMaker } from '../items/maker.js';
 import { NameAllocator } from '../items/names.js';
@@ -18,6 +17,7 @@ import type { ResolvedOptions, DownloadOptions } from './options.js';
 import type { EngineEnd, EngineRun } from './run.js';
 import { untilAborted } from './drive.js';
 import { splitBudgets, type Split } from './split.js';
+import { stopSwitch, Waker } from './control.js';
 import type { FromJob, JobData, JobItem, JobResult, ToJob } from './job-worker.js';
 
 /** Items sent to a job at once. */
@@ -59,22 +59,9 @@ function jobItem(seq: number, item: Item): JobItem {
 export async function runJobs(lines: AsyncIterable<RawLine> | Iterable<RawLine>, o: ResolvedOptions, run: EngineRun): Promise<EngineEnd> {
   const destReal = await prepareDest(o.dest);
   const lock = await acquireLock(destReal, o.dest, { shard: o.shard });
-  const stopper = new AbortController();
-  let stopped: string | undefined;
-  const stop = (reason: string) => {
-    if (stopped !== undefined) return;
-    stopped = reason;
-    stopper.abort();
-  };
-  const signal = AbortSignal.any([run.signal, stopper.signal]);
-  setMaxListeners(0, signal);
-
-  let wake: (() => void) | undefined;
-  const poke = () => {
-    const w = wake;
-    wake = undefined;
-    w?.();
-  };
+  const { signal, stop, reason } = stopSwitch(run.signal);
+  const waker = new Waker();
+  const poke = waker.poke;
   const stats = run.stats;
   const split: Split = splitBudgets(o.jobs, { limit: o.limit, perHost: o.perHost, rate: o.rate, maxSpeed: o.maxSpeed, maxHostSpeed: o.maxHostSpeed });
   // Each job looks ahead as its own engine does, and has as many again waiting here in its queue.
@@ -203,14 +190,7 @@ export async function runJobs(lines: AsyncIterable<RawLine> | Iterable<RawLine>,
   const maker = new ItemMaker({ layout: o.layout, shard: o.shard, names });
   const windows = split.budgets.map((b) => window(b.limit));
   const room = (job: Job) => signal.aborted || (job.outstanding.size < windows[job.index]! && !run.held?.());
-  const waitFor = (pred: () => boolean) =>
-    new Promise<void>((resolve) => {
-      const check = () => {
-        if (pred()) resolve();
-        else wake = check;
-      };
-      check();
-    });
+  const waitFor = (pred: () => boolean) => waker.until(pred);
 
   run.onStarted?.({ poke, releaseNow: () => lock.release() });
   try {
@@ -253,5 +233,6 @@ export async function runJobs(lines: AsyncIterable<RawLine> | Iterable<RawLine>,
     }
     lock.release();
   }
+  const stopped = reason();
   return { interrupted: run.signal.aborted && stopped === undefined, stopped };
 }

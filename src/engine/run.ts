@@ -2,7 +2,6 @@
 // drives items through transfers, and closes everything, whatever happened. It prints nothing,
 // exits nothing, traps no signal, forces no GC: it reports through a Reporter and its counters.
 
-import { setMaxListeners } from 'node:events';
 import type { RawLine, Reporter, Stats } from '../types.js';
 import { ItemMaker } from '../items/maker.js';
 import { NameAllocator } from '../items/names.js';
@@ -11,6 +10,7 @@ import type { TransferContext } from '../transfer/context.js';
 import { closeResources, openResources, releaseNow, type Resources } from './setup.js';
 import { drive } from './drive.js';
 import type { ResolvedOptions } from './options.js';
+import { stopSwitch } from './control.js';
 
 export interface EngineRun {
   stats: Stats;
@@ -32,16 +32,7 @@ export interface EngineEnd {
 export async function runEngine(lines: AsyncIterable<RawLine> | Iterable<RawLine>, o: ResolvedOptions, run: EngineRun): Promise<EngineEnd> {
   // The run stops on the caller's signal, or on its own when the disk fills up: no later item
   // could be written, so it stops as an interrupt does (partials kept) and says why.
-  const stopper = new AbortController();
-  let stopped: string | undefined;
-  const stop = (reason: string) => {
-    if (stopped !== undefined) return;
-    stopped = reason;
-    stopper.abort();
-  };
-  const signal = AbortSignal.any([run.signal, stopper.signal]);
-  // Every in-flight request listens on the one shutdown signal; thousands at once is normal.
-  setMaxListeners(0, signal);
+  const { signal, stop, reason } = stopSwitch(run.signal);
 
   const names = new NameAllocator();
   // A job of a --jobs run gets its items named by the run, over the whole list.
@@ -85,6 +76,7 @@ export async function runEngine(lines: AsyncIterable<RawLine> | Iterable<RawLine
     });
     run.onStarted?.({ poke: driver.poke, releaseNow: () => releaseNow(res) });
     const aborted = await driver.done;
+    const stopped = reason();
     return { interrupted: aborted && stopped === undefined, stopped };
   } finally {
     await closeResources(res);

@@ -1,6 +1,7 @@
 // Temporary folders for one test file, removed when the file's tests are done.
 
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after } from 'node:test';
@@ -22,4 +23,16 @@ export function tempDirs(prefix: string): (name?: string) => string {
 /** Where bulkget keeps the partial file of `rel` (a path relative to DEST). */
 export function partialOf(dest: string, rel: string): string {
   return path.join(dest, '.bulkget', 'partial', partialName(rel));
+}
+
+/** Every file under `dir` (bulkget's own records left out) with its SHA-256, sorted: "path hash". */
+export function filesOf(dir: string, rel = ''): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(path.join(dir, rel)).sort()) {
+    if (rel === '' && name === '.bulkget') continue;
+    const r = rel ? `${rel}/${name}` : name;
+    if (statSync(path.join(dir, r)).isDirectory()) out.push(...filesOf(dir, r));
+    else out.push(`${r} ${createHash('sha256').update(readFileSync(path.join(dir, r))).digest('hex').slice(0, 16)}`);
+  }
+  return out;
 }
