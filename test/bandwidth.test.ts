@@ -73,9 +73,9 @@ test('--max-speed is one budget across connections, and across --jobs', { timeou
     assert.equal(r.code, 0, JSON.stringify(r.summary.failures));
     assert.equal(r.summary.bytes, 2 * MiB);
     // 2 MiB at 1 MiB/s in all, four connections at once: never faster than the cap. With --jobs the
-    // cap is split evenly, so a job given more of the list takes longer (one with 3 of the 4 files
-    // at 512 KiB/s: 3 s).
-    assert.ok(secs >= 1.7 && secs <= (jobs === 1 ? 3.2 : 4.5), `--jobs ${jobs}: took ${secs.toFixed(2)} s`);
+    // cap is split evenly, so a job given more of the list takes longer: the URLs' hashes (their
+    // port changes every run) may give all four files to one job, 2 MiB at 512 KiB/s, 4 s.
+    assert.ok(secs >= 1.7 && secs <= (jobs === 1 ? 3.2 : 6), `--jobs ${jobs}: took ${secs.toFixed(2)} s`);
   }
 });
 

@@ -172,13 +172,15 @@ function canUnshareMount(): boolean {
   return r.status === 0;
 }
 
-test('a full disk stops the run as an interrupt does: no new requests, partials kept, exit 1, the report says why', async (t) => {
+// Big bodies two at a time, and small ones a hundred at a time: those being written when the disk
+// fills up are interrupted, as Ctrl-C leaves them, not failed one by one.
+for (const [jobs, size, limit, count] of [['1', 300 << 10, 2, 30], ['2', 300 << 10, 2, 30], ['1', 8 << 10, 100, 2000]] as const) test(`a full disk stops the run as an interrupt does (--jobs ${jobs}, ${count} x ${size >> 10} KiB, -l ${limit}): no new requests, partials kept, exit 1, the report says why`, async (t) => {
   if (!canUnshareMount()) return t.skip('needs unshare --mount and tmpfs (root)');
   const s = await startFaultServer();
   t.after(() => s.close());
   const urls: string[] = [];
-  for (let i = 0; i < 30; i++) {
-    s.route(`/f${i}.bin`, { size: 300 << 10 });
+  for (let i = 0; i < count; i++) {
+    s.route(`/f${i}.bin`, { size });
     urls.push(s.url(`/f${i}.bin`));
   }
   const root = tmp();
@@ -191,7 +193,7 @@ test('a full disk stops the run as an interrupt does: no new requests, partials 
   // copied out before the namespace (and the tmpfs) goes away.
   const script = [
     `mount -t tmpfs -o size=1m tmpfs ${dest}`,
-    `"$0" --import "$1" "$2" -d ${dest} -i ${root}/list.txt -l 2 --progress none --report - > ${root}/report.json 2> ${root}/stderr.txt`,
+    `"$0" --import "$1" "$2" -d ${dest} -i ${root}/list.txt -l ${limit} --jobs ${jobs} --progress none --report - > ${root}/report.json 2> ${root}/stderr.txt`,
     `echo $? > ${root}/rc`,
     `cp -a ${dest}/. ${copy}/`,
   ].join('; ');
@@ -200,19 +202,24 @@ test('a full disk stops the run as an interrupt does: no new requests, partials 
   assert.equal(r.code, 0, r.stderr);
   const stderr = readFileSync(path.join(root, 'stderr.txt'), 'utf8');
   assert.equal(readFileSync(path.join(root, 'rc'), 'utf8').trim(), '1', stderr);
-  const report = JSON.parse(readFileSync(path.join(root, 'report.json'), 'utf8')) as { stopped?: string; counts: { downloaded: number; failed: number } };
+  const report = JSON.parse(readFileSync(path.join(root, 'report.json'), 'utf8')) as { stopped?: string; counts: { downloaded: number; failed: number }; failures: { error: string }[] };
   assert.match(report.stopped ?? '', /no space left on device/);
   assert.match(stderr, /no space left on device/);
-  // It stopped: far fewer requests than items, not one failure per remaining URL.
-  assert.ok(s.requests.length < 10, `${s.requests.length} requests`);
-  assert.ok(report.counts.failed <= 2, `${report.counts.failed} failed`);
+  // It stopped: far fewer requests than items, not one failure per remaining URL. (A hundred small
+  // bodies at a time go on arriving while the writer thread finds the disk full: a few hundred
+  // requests past the ~120 files that fit were seen under load, so the list is long.)
+  t.diagnostic(`${s.requests.length} requests of ${count}`);
+  assert.ok(s.requests.length < (limit === 2 ? 10 : count / 2), `${s.requests.length} requests`);
+  assert.ok(report.counts.failed <= 2, `${report.counts.failed} failed: ${report.failures.slice(0, 3).map((f) => f.error).join('; ')}`);
   assert.ok(report.counts.downloaded >= 1);
   // Whatever is under a final name is whole; the rest is in partial files, kept for resume.
   for (const name of files(copy)) {
-    assert.equal(readFileSync(path.join(copy, name)).length, 300 << 10, name);
+    assert.equal(readFileSync(path.join(copy, name)).length, size, name);
   }
   assert.equal(files(copy).length, report.counts.downloaded);
-  assert.ok(partials(copy).length >= 1, 'a partial file kept for resume');
+  // Big bodies are written as they come: the one cut by the full disk stays for resume. (Small
+  // ones are held whole in memory until their end: nothing of them is on the disk to keep.)
+  if (size > 256 << 10) assert.ok(partials(copy).length >= 1, 'a partial file kept for resume');
 });
 
 test('an output that is also an input is a usage error, told by identity, and the file is untouched', async () => {

@@ -177,10 +177,18 @@ test('report merge: the shards\' reports add up to the unsharded run\'s', { time
   assert.deepEqual(all.limits, { total: 300, perHost: 0 });
   // The text report, as a run prints it.
   assert.match(merged.stdout, /^Merged 3 reports\.\n-{20}\n24 files downloaded \(.+\)\.\n5 not found\.\n2 invalid input lines\.\nElapsed time: /);
-  // Clean shards merge to exit 0; --report - prints JSON instead of text.
-  const clean = await runCli(['report', 'merge', path.join(dir, 'all.json'), '--report', '-']);
-  assert.equal(clean.code, 1);
-  assert.equal(JSON.parse(clean.stdout).counts.downloaded, 24);
+  // --report - prints JSON instead of the text report (a merged report merges again).
+  const again = await runCli(['report', 'merge', path.join(dir, 'all.json'), '--report', '-']);
+  assert.equal(again.code, 1);
+  assert.equal(JSON.parse(again.stdout).counts.downloaded, 24);
+  // Shards that all went well merge to exit 0.
+  const cleanList = path.join(dir, 'clean.txt');
+  writeFileSync(cleanList, lines.filter((l) => l.includes('/m')).join('\n') + '\n');
+  const cleanReports = [0, 1].map((k) => path.join(dir, `clean-${k}.json`));
+  for (const k of [0, 1]) assert.equal((await runCli(['-q', '-i', cleanList, '-d', path.join(dir, 'clean'), '--shard', `${k}/2`, '--report', cleanReports[k]!])).code, 0);
+  const clean = await runCli(['report', 'merge', ...cleanReports]);
+  assert.equal(clean.code, 0, clean.stderr);
+  assert.match(clean.stdout, /\n24 files downloaded /);
   // Not a report: one line, exit 2.
   for (const bad of [list, path.join(dir, 'missing.json')]) {
     const r = await runCli(['report', 'merge', reports[0]!, bad]);

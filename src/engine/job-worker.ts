@@ -7,6 +7,7 @@ import { newStats, type RawLine, type Reporter } from '../types.js';
 import { resolveOptions, type DownloadOptions, type Internal } from './options.js';
 import type { JobBudget } from './split.js';
 import { runEngine } from './run.js';
+import { errorCode } from '../errors.js';
 
 export interface JobData {
   options: DownloadOptions;
@@ -25,7 +26,7 @@ export type FromJob =
   | { t: 'retry'; seq: number; attempt: number; delayMs: number; reason: string }
   | { t: 'stats'; bytes: number; bytesDone: number; retries: number; openConnections: number; active: number }
   | { t: 'end'; interrupted: boolean; stopped?: string }
-  | { t: 'failed'; message: string; exitCode?: number };
+  | { t: 'failed'; message: string; exitCode?: number; code?: string };
 
 const port = parentPort!;
 const data = workerData as JobData;
@@ -100,7 +101,7 @@ runEngine(lines, o, { stats, reporter, signal: ac.signal }).then(
   (err: unknown) => {
     flush();
     clearInterval(ticker);
-    post({ t: 'failed', message: (err as Error)?.message ?? String(err), exitCode: (err as { exitCode?: number })?.exitCode });
+    post({ t: 'failed', message: (err as Error)?.message ?? String(err), exitCode: (err as { exitCode?: number })?.exitCode, code: errorCode(err) });
     port.close();
   },
 );

@@ -14,6 +14,7 @@ import { NameAllocator } from '../items/names.js';
 import { prepareDest } from '../store/dest.js';
 import { acquireLock } from '../store/lock.js';
 import type { ResolvedOptions, DownloadOptions } from './options.js';
+import { describeError } from '../errors.js';
 import type { EngineEnd, EngineRun } from './run.js';
 import { untilAborted } from './drive.js';
 import { splitBudgets, type Split } from './split.js';
@@ -133,15 +134,26 @@ export async function runJobs(lines: AsyncIterable<RawLine> | Iterable<RawLine>,
         if (m.stopped !== undefined) stop(m.stopped);
         break;
       case 'failed':
-        died(job, m.message);
+        // A job that finds the disk full before it starts (another filled it) stops the run as
+        // a job that finds it full later does: nothing it held failed, it was never begun.
+        if (m.code === 'ENOSPC' || m.code === 'EDQUOT') quit(job, describeError({ code: m.code }));
+        else died(job, m.message);
         break;
     }
+  }
+  /** A job that ends because the run stops (or must stop: the disk is full). */
+  function quit(job: Job, why: string): void {
+    job.ended = true;
+    job.pending = [];
+    stop(why);
   }
   // A job that ends before its time is reported, not hidden: what it held fails with the reason
   // (in the report and --save-failed, for a later run), and its share of the list goes on to the
   // next job. With no job left, the run stops as it does on a full disk.
   function died(job: Job, reason: string): void {
     if (job.ended) return;
+    // The run is stopping anyway (Ctrl-C, a full disk): what the job held is interrupted, not failed.
+    if (signal.aborted) return quit(job, reason);
     job.ended = true;
     const why = `job ${job.index + 1} of ${jobs.length} ended unexpectedly: ${reason.split('\n')[0]}`;
     for (const [seq] of job.outstanding) finish(job, [seq, 'failed', null, why, 0, 0, '', 0]);

@@ -43,7 +43,7 @@ export async function openResources(o: ResolvedOptions, stats: Stats): Promise<R
     state = await StateStore.open(destReal, o.internal.logTag ?? o.shard);
   } catch (err) {
     lock.release();
-    throw new SetupError(`cannot open ${o.dest}/.bulkget/state.jsonl: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw Object.assign(new SetupError(`cannot open ${o.dest}/.bulkget/state.jsonl: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`), { cause: err });
   }
   // The proxy decision is per endpoint; remember it so the per-request path costs a lookup.
   const proxies = new Map<string, URL | undefined>();

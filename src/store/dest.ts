@@ -54,7 +54,8 @@ export async function prepareDest(dest: string): Promise<string> {
     await unlink(probe);
     return real;
   } catch (err) {
-    throw new DestError(`cannot write to DEST ${dest}: ${codeOf(err)}`);
+    // The cause stays: a full disk is told apart from a folder we may not write in.
+    throw Object.assign(new DestError(`cannot write to DEST ${dest}: ${codeOf(err)}`), { cause: err });
   }
 }
 

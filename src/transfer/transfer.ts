@@ -44,7 +44,11 @@ export async function transfer(item: Item, ctx: TransferContext): Promise<ItemRe
   try {
     end = await run(item, ctx, result);
   } catch (err) {
-    if (isDiskFull(err)) {
+    if (isDiskFull(err) && ctx.signal.aborted) {
+      // The run already stopped for a full disk (or was stopped): the items that were being
+      // written when it filled up are interrupted, as Ctrl-C leaves them, not failed one by one.
+      throw new AbortedError();
+    } else if (isDiskFull(err)) {
       // No later item could be written either: this one fails and the run stops.
       const why = describeError(err);
       ctx.stop(why);
