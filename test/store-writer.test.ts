@@ -21,7 +21,7 @@ function chunked(text: string, pieces: number): Buffer[] {
 
 test('writer: many files in batches, each whole under its final name, no .part left', async () => {
   const dest = tmp();
-  const w = new SmallFileWriter();
+  const w = new SmallFileWriter({ inlineFirst: 0 });
   const texts = Array.from({ length: 500 }, (_, i) => `file ${i} `.repeat(1 + (i % 300)));
   await Promise.all(
     texts.map((t, i) => {
@@ -43,7 +43,7 @@ test('writer: many files in batches, each whole under its final name, no .part l
 
 test('writer: batches bigger than one message and an empty file', async () => {
   const dest = tmp();
-  const w = new SmallFileWriter();
+  const w = new SmallFileWriter({ inlineFirst: 0 });
   const big = Buffer.alloc(200 << 10, 7);
   const jobs = [];
   for (let i = 0; i < 12; i++) jobs.push(w.put(join(dest, `b${i}.part`), join(dest, `b${i}`), [big], big.length));
@@ -56,7 +56,7 @@ test('writer: batches bigger than one message and an empty file', async () => {
 
 test('writer: a failing file rejects with its code, leaves no .part, and the others still land', async () => {
   const dest = tmp();
-  const w = new SmallFileWriter();
+  const w = new SmallFileWriter({ inlineFirst: 0 });
   mkdirSync(join(dest, 'gone'));
   // The target folder disappears before the thread gets there: the rename fails.
   const good = w.put(join(dest, 'ok.txt.part'), join(dest, 'ok.txt'), [Buffer.from('fine')], 4);
@@ -79,7 +79,7 @@ test('writer: a planted .part symlink is replaced, never written through', async
   mkdirSync(dest);
   writeFileSync(join(root, 'victim.txt'), 'precious');
   symlinkSync(join(root, 'victim.txt'), join(dest, 'a.bin.part'));
-  const w = new SmallFileWriter();
+  const w = new SmallFileWriter({ inlineFirst: 0 });
   await w.put(join(dest, 'a.bin.part'), join(dest, 'a.bin'), [Buffer.from('downloaded')], 10);
   await w.close();
   assert.equal(readFileSync(join(root, 'victim.txt'), 'utf8'), 'precious');
@@ -89,7 +89,7 @@ test('writer: a planted .part symlink is replaced, never written through', async
 
 test('writer: close waits for files still in the thread', async () => {
   const dest = tmp();
-  const w = new SmallFileWriter();
+  const w = new SmallFileWriter({ inlineFirst: 0 });
   let settled = 0;
   for (let i = 0; i < 50; i++) void w.put(join(dest, `c${i}.part`), join(dest, `c${i}`), [Buffer.from(String(i))], String(i).length).then(() => settled++);
   await w.close();
@@ -100,7 +100,7 @@ test('writer: close waits for files still in the thread', async () => {
 
 test('writer: a thread that dies mid-batch loses nothing: its files are written here instead', async () => {
   const dest = tmp();
-  const w = new SmallFileWriter();
+  const w = new SmallFileWriter({ inlineFirst: 0 });
   const jobs = [];
   for (let i = 0; i < 20; i++) jobs.push(w.put(join(dest, `d${i}.part`), join(dest, `d${i}`), [Buffer.from(`body ${i}`)], `body ${i}`.length));
   // The batch is handed over on the next turn; the thread is gone before it can answer.
@@ -109,4 +109,21 @@ test('writer: a thread that dies mid-batch loses nothing: its files are written 
   await w.close();
   for (let i = 0; i < 20; i++) assert.equal(readFileSync(join(dest, `d${i}`), 'utf8'), `body ${i}`);
   assert.deepEqual(readdirSync(dest).filter((n) => n.endsWith('.part')), []);
+});
+
+test('writer: the first files are written inline, and the thread starts only for a run that goes on', async () => {
+  const dest = tmp();
+  const w = new SmallFileWriter({ inlineFirst: 3 });
+  const thread = () => (w as unknown as { worker: unknown }).worker;
+  for (let i = 0; i < 3; i++) {
+    const put = w.put(join(dest, `e${i}.part`), join(dest, `e${i}`), [Buffer.from(`early ${i}`)], `early ${i}`.length);
+    // In place before the promise is even awaited: no thread round trip.
+    assert.equal(readFileSync(join(dest, `e${i}`), 'utf8'), `early ${i}`);
+    await put;
+  }
+  assert.equal(thread(), undefined, 'no thread for the first files');
+  await w.put(join(dest, 'late.part'), join(dest, 'late'), [Buffer.from('late')], 4);
+  assert.ok(thread(), 'the thread took the next one');
+  await w.close();
+  assert.deepEqual(readdirSync(dest).sort(), ['e0', 'e1', 'e2', 'late']);
 });
