@@ -15,6 +15,7 @@ import { prepareDest } from '../store/dest.js';
 import { acquireLock } from '../store/lock.js';
 import type { ResolvedOptions, DownloadOptions } from './options.js';
 import { describeError } from '../errors.js';
+import { packageFile } from '../version.js';
 import type { EngineEnd, EngineRun } from './run.js';
 import { untilAborted } from './drive.js';
 import { splitBudgets, type Split } from './split.js';
@@ -43,12 +44,12 @@ interface Job {
   exited: Promise<void>;
 }
 
-/** The job thread, built (the .js next to this one) or, under tsx (the tests), from the source. */
+/** The job thread, built (dist/engine/job-worker.js, also for the CLI's bundle) or, under tsx (the tests), from the source. */
 function startWorker(data: JobData): Worker {
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./job-worker.js', import.meta.url), { workerData: data });
+  if (!import.meta.url.endsWith('.ts')) return new Worker(packageFile('dist/engine/job-worker.js'), { workerData: data });
   // A thread does not inherit tsx's loader: it registers it before it loads the source.
   const api = import.meta.resolve('tsx/esm/api');
-  const entry = new URL('./job-worker.ts', import.meta.url).href;
+  const entry = packageFile('src/engine/job-worker.ts').href;
   const boot = `import(${JSON.stringify(api)}).then((t) => { t.register(); return import(${JSON.stringify(entry)}); });`;
   return new Worker(boot, { eval: true, workerData: data });
 }

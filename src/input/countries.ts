@@ -3,6 +3,7 @@
 
 import { readFileSync } from 'node:fs';
 import { UsageError } from '../errors.js';
+import { packageFile } from '../version.js';
 
 /** The 20 most populous countries: the default when no code is given (the flags2 examples' list). */
 export const POP20 = ['CN', 'IN', 'US', 'ID', 'BR', 'PK', 'NG', 'BD', 'RU', 'JP', 'MX', 'PH', 'VN', 'ET', 'EG', 'DE', 'IR', 'TR', 'CD', 'FR'];
@@ -48,13 +49,11 @@ export function everyCode(): string[] {
 let bundled: string[] | undefined;
 
 /**
- * The codes in fixtures/country_codes.txt, in file order. The path is resolved from this
- * module, two levels up, which is the package root both from src/input/ (tsx) and from
- * dist/input/ (built), and fixtures/ ships in the npm package.
+ * The codes in fixtures/country_codes.txt, in file order (fixtures/ ships in the npm package).
  */
 export function loadBundledCodes(): string[] {
   if (bundled === undefined) {
-    const text = readFileSync(new URL('../../fixtures/country_codes.txt', import.meta.url), 'utf8');
+    const text = readFileSync(packageFile('fixtures/country_codes.txt'), 'utf8');
     bundled = text
       .split(/\s+/)
       .filter((w) => w !== '')

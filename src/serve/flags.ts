@@ -2,6 +2,7 @@
 
 import { createHash } from 'node:crypto';
 import { readFile, readdir, stat } from 'node:fs/promises';
+import { packageFile } from '../version.js';
 
 interface Flag {
   body: Buffer;
@@ -10,9 +11,7 @@ interface Flag {
   lastModifiedMs: number; // whole seconds, as HTTP dates carry no finer resolution
 }
 
-// Works from src/serve/ (tsx) and dist/serve/ (built) alike, and keeps the package self-contained.
-const FIXTURES = new URL('../../fixtures/', import.meta.url);
-const FLAGS_DIR = new URL('flags/', FIXTURES);
+const FLAGS_DIR = packageFile('fixtures/flags/');
 
 // One copy of the flags per process: `flags` starts an embedded server and tests start many.
 let flagCache: Promise<ReadonlyMap<string, Flag>> | undefined;

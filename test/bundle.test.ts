@@ -1,0 +1,105 @@
+// The executable as users run it: bin/bulkget.js loading dist/bulkget.js, the CLI bundled into one
+// file (scripts/bundle.mjs). The other suites run the CLI from src/ through tsx, so this one goes
+// through the parts a bundle can break: files found from the package root (the version, the
+// country codes, the flag images, the --jobs thread's script), the small-file writer thread
+// started from its source text, and the lazily loaded parts (serve, completion).
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { ROOT, collect, type CliResult } from './helpers/cli.js';
+import { bodyFor, startServer } from './helpers/server.js';
+import { tempDirs } from './helpers/tmp.js';
+
+const tmp = tempDirs('bundle');
+const BIN = path.join(ROOT, 'bin/bulkget.js');
+const BUNDLE = path.join(ROOT, 'dist/bulkget.js');
+const skip = !existsSync(BUNDLE) && 'needs npm run build';
+
+function run(args: string[], stdin = ''): Promise<CliResult> {
+  const child = spawn(BIN, args, {
+    env: { ...process.env, NO_COLOR: '1', XDG_CONFIG_HOME: '/nonexistent/bulkget-tests', BULKGET_OPTIONS: '' },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  const done = collect(child);
+  child.stdin!.end(stdin);
+  return done;
+}
+
+test('bundle: --version, --help and a usage error from the executable', { skip }, async () => {
+  const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
+  const v = await run(['--version']);
+  assert.equal(v.code, 0, v.stderr);
+  assert.equal(v.stdout, `${pkg.version}\n`);
+  // The same answer from inside the bundle (an option before it, so the shim's shortcut is passed by).
+  const v2 = await run(['-q', '--version']);
+  assert.equal(v2.stdout.trim(), pkg.version, v2.stderr);
+  const h = await run(['--help']);
+  assert.equal(h.code, 0);
+  assert.match(h.stdout, /^Usage: bulkget /);
+  const bad = await run(['--limit', 'lots', 'http://127.0.0.1:9/x']);
+  assert.equal(bad.code, 2);
+  assert.equal(bad.stderr.trim().split('\n').length, 1, bad.stderr);
+});
+
+test('bundle: flags -a from the embedded server, every flag byte-equal to the fixtures', { skip }, async () => {
+  const dest = tmp();
+  const r = await run(['flags', '-a', '-d', dest, '-q', '--report', '-']);
+  assert.equal(r.code, 0, r.stderr);
+  const codes = readFileSync(path.join(ROOT, 'fixtures/country_codes.txt'), 'utf8').split(/\s+/).filter(Boolean);
+  const report = JSON.parse(r.stdout) as { counts: { downloaded: number } };
+  assert.equal(report.counts.downloaded, codes.length);
+  for (const cc of codes.map((c) => c.toLowerCase())) {
+    assert.deepEqual(readFileSync(path.join(dest, `${cc}.gif`)), readFileSync(path.join(ROOT, 'fixtures/flags', `${cc}.gif`)), cc);
+  }
+});
+
+test('bundle: many small files (the writer thread) and --jobs 2 (the job threads)', { skip }, async (t) => {
+  const s = await startServer();
+  t.after(() => s.close());
+  const names = Array.from({ length: 120 }, (_, i) => `b${i}.bin`);
+  const list = names.map((n) => s.url(`/file/${n}?size=${100 + names.indexOf(n)}`)).join('\n') + '\n';
+  for (const jobs of ['1', '2']) {
+    const dest = tmp();
+    const r = await run(['-i', '-', '-d', dest, '-q', '--jobs', jobs, '--report', '-'], list);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((JSON.parse(r.stdout) as { counts: { downloaded: number } }).counts.downloaded, names.length);
+    assert.deepEqual(readdirSync(dest).filter((n) => !n.startsWith('.')).sort(), [...names].sort());
+    names.forEach((n, i) => assert.deepEqual(readFileSync(path.join(dest, n)), bodyFor(n, 100 + i), `--jobs ${jobs}: ${n}`));
+  }
+});
+
+test('bundle: serve answers from the bundled flags; completion prints a script', { skip }, async () => {
+  const child = spawn(BIN, ['serve', '--only', 'local', '--local-port', '0', '-v'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    let out = '';
+    child.stdout.setEncoding('utf8');
+    child.stderr.setEncoding('utf8');
+    const port = await new Promise<number>((resolve, reject) => {
+      const look = (d: string) => {
+        out += d;
+        const m = /127\.0\.0\.1:(\d+)/.exec(out);
+        if (m) resolve(Number(m[1]));
+      };
+      child.stdout.on('data', look);
+      child.stderr.on('data', look);
+      child.on('close', () => reject(new Error(`serve ended: ${out}`)));
+    });
+    const res = await fetch(`http://127.0.0.1:${port}/flags/br/br.gif`);
+    assert.equal(res.status, 200);
+    assert.deepEqual(Buffer.from(await res.arrayBuffer()), readFileSync(path.join(ROOT, 'fixtures/flags/br.gif')));
+  } finally {
+    child.kill('SIGINT');
+  }
+  const c = await run(['completion', 'bash']);
+  assert.equal(c.code, 0, c.stderr);
+  assert.match(c.stdout, /complete .*bulkget/);
+});
+
+test('bundle: node:http is not imported at the top of the bundle (on Node 24 that alone costs ~34 ms a run)', { skip }, () => {
+  const top = readFileSync(BUNDLE, 'utf8').split('\n').filter((l) => /^import\b/.test(l));
+  assert.ok(top.length > 0, 'the bundle has top-level imports');
+  assert.deepEqual(top.filter((l) => /["']node:https?["']/.test(l)), []);
+});
