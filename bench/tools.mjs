@@ -30,8 +30,8 @@ function aiohttpPython() {
 }
 
 /**
- * bulkget under another Node.js (NODE24: a node binary, e.g. from `npx -p node@24`), with the
- * shebang's flags and environment, so the two columns differ only in the runtime.
+ * bulkget under another Node.js (NODE24: a node binary, e.g. from `npx -p node@24`): the same
+ * shim with the shebang's flags and environment, so the two columns differ only in the runtime.
  */
 function bulkgetOn(repoDir, name, node) {
   const shebang = fs.readFileSync(path.join(repoDir, 'bin/bulkget.js'), 'utf8').split('\n')[0];
@@ -44,7 +44,7 @@ function bulkgetOn(repoDir, name, node) {
     command: (wl, out, ctx) => ({
       cmd: node,
       args: [
-        ...flags, path.join(repoDir, 'dist/cli/main.js'),
+        ...flags, path.join(repoDir, 'bin/bulkget.js'),
         '-i', urlList(ctx, wl), '-d', out, '-l', String(wl.conns),
         ...(wl.perHost ? ['-p', String(wl.perHost)] : []),
         '--progress', 'none', '-q',

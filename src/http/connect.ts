@@ -6,7 +6,7 @@
 // slot against the *target* endpoint, which is what --per-host promises.
 
 import net, { type LookupFunction } from 'node:net';
-import tls from 'node:tls';
+import type tls from 'node:tls';
 import type { buildConnector as BuildConnector } from 'undici';
 import { buildConnector } from './undici.js';
 import { foldRepeatedLengths } from './lenient.js';
@@ -137,7 +137,8 @@ function tunnel(proxy: URL, target: URL, o: ConnectorOptions, callback: Callback
     }
     const rest = head.subarray(end + 4);
     if (rest.length) raw.unshift(rest);
-    const secure = tls.connect({
+    // Loaded at the first tunnel, not at start: node:tls costs ~9 ms of every run's start on Node 24.
+    const secure = process.getBuiltinModule('node:tls').connect({
       socket: raw,
       servername: net.isIP(target.hostname) ? undefined : target.hostname,
       rejectUnauthorized: !o.insecure,
