@@ -17,8 +17,13 @@ export interface CliResult {
   stderr: string;
 }
 
+// BULKGET_TEST_CLI=built runs these suites against the executable users get (bin/bulkget.js and
+// the bundle it loads, as last built) instead of src/ through tsx: `npm run test:built`.
+const BUILT = process.env.BULKGET_TEST_CLI === 'built';
+const BIN = path.join(ROOT, 'bin/bulkget.js');
+
 export function spawnCli(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): ChildProcess {
-  return spawn(process.execPath, ['--import', TSX, MAIN, ...args], {
+  return spawn(process.execPath, BUILT ? [BIN, ...args] : ['--import', TSX, MAIN, ...args], {
     cwd: opts.cwd ?? ROOT,
     // No defaults from the developer's own config file or environment (tests that want some say so).
     env: { ...process.env, NO_COLOR: '1', XDG_CONFIG_HOME: '/nonexistent/bulkget-tests', BULKGET_OPTIONS: '', ...opts.env },
