@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
-import { collectGarbage } from '../src/cli/memory.js';
+import { collectGarbage, watchMemory } from '../src/cli/memory.js';
 
 const MiB = 1 << 20;
 
@@ -42,4 +42,31 @@ test('collectGarbage: major frees an array that outlived the young generation; m
   }
   const afterMajor = await arrayBuffersAfter(() => collectGarbage('major'), withArray - 24 * MiB, 3000);
   assert.ok(afterMajor < withArray - 24 * MiB, `a major collection frees it (${withArray} -> ${afterMajor})`);
+});
+
+test('watchMemory: a minor collection once 16 MiB more were received, none while nothing comes', async () => {
+  const { PerformanceObserver, constants } = await import('node:perf_hooks');
+  const minors: number[] = [];
+  const obs = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) if ((e as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MINOR) minors.push(e.startTime);
+  });
+  obs.observe({ entryTypes: ['gc'] });
+  let bytes = 0;
+  const stop = watchMemory(() => bytes);
+  try {
+    const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    await wait(150);
+    const idle = minors.length;
+    bytes += 16 << 20;
+    await wait(150);
+    const afterBody = minors.length - idle;
+    assert.ok(afterBody >= 1, `minor GCs: ${idle} while idle, ${afterBody} after 16 MiB`);
+    bytes += 1 << 20;
+    await wait(150);
+    // 1 MiB more is not enough for another.
+    assert.ok(minors.length - idle - afterBody <= idle + 1, `minor GCs: ${minors.length} in all`);
+  } finally {
+    stop();
+    obs.disconnect();
+  }
 });

@@ -70,7 +70,7 @@ async function run(config: Config, io: Io, job: Job, trap: Trap, saveFailed: Sav
   });
   attachVerbose(dl, io.stderr, { quiet: cli.quiet, verbose: cli.verbose, log: (line) => progress.log(line) });
   trap.onHardExit = () => dl.releaseNow();
-  const stopWatching = watchMemory();
+  const stopWatching = watchMemory(() => dl.stats.bytes);
   let summary: Summary;
   try {
     summary = await dl.done;
