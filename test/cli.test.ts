@@ -23,6 +23,8 @@ test('usage errors: one line on stderr, exit 2, no request made', async (t) => {
     [['-p', '1.5', url], /--per-host must be a whole number/],
     [['-r', 'x', url], /--retries/],
     [['--bogus', url], /unknown option '--bogus'/],
+    // commander's suggestion comes on a line of its own: joined, not shown as an escaped \x0a.
+    [['--limitt', '3', url], /^bulkget: unknown option '--limitt' \(Did you mean --limit\?\) \(see bulkget --help\)\n$/],
     [['--shard', '3/3', url], /--shard must be K\/N/],
     [['--shard', 'a/b', url], /--shard must be K\/N/],
     [['--timeout', 'soon', url], /--timeout must be a duration/],

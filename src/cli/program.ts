@@ -115,7 +115,9 @@ export async function main(io: CliIO): Promise<number> {
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),
       writeErr: (s) => io.stderr.write(s),
-      outputError: (s, write) => write(`bulkget: ${escapeControls(s.replace(/^error: /, '').trim())} (see bulkget --help)\n`),
+      // commander puts its "(Did you mean ...?)" on a line of its own; any other control character
+      // (one in a value the user gave) is escaped.
+      outputError: (s, write) => write(`bulkget: ${escapeControls(s.replace(/^error: /, '').trim().replace(/\n(?=\(Did you mean )/, ' '))} (see bulkget --help)\n`),
     });
 
   const get = addDownloadOptions(
