@@ -124,6 +124,19 @@ test('a header repeated with the same value is accepted (Content-Length twice, o
   assert.deepEqual(s2.requests.map((x) => x.path).sort(), ['/a', '/a', '/b', '/c']);
 });
 
+test('a control character in a header of the very first answer: the file still comes, its server name sanitised', async (t) => {
+  // undici's parser errors carry no code; nothing earlier has made the endpoint lenient here.
+  const s = await raw(t);
+  const always = <T>(a: T) => [a, a, a, a];
+  s.file('/dl', { script: always({ raw: 'HTTP/1.1 200 OK\r\nContent-Disposition: attachment; filename="../../evil\u001b[31m.txt"\r\nContent-Length: 5\r\n\r\nhello', then: 'keep' as const }) });
+  const dest = tmp();
+  const r = await fetchAll([s.url('/dl')], { dest, retries: 0, contentDisposition: true });
+  assert.equal(r.code, 0, JSON.stringify(r.summary.failures));
+  assert.deepEqual(readdirSync(dest).filter((n) => n !== '.bulkget'), ['evil_[31m.txt']);
+  assert.equal(readFileSync(path.join(dest, 'evil_[31m.txt'), 'utf8'), 'hello');
+  assert.equal(r.summary.retries, 0, 'the lenient re-attempt is not a retry');
+});
+
 // ---------------------------------------------------------------------------------------------
 // The DEST lock
 

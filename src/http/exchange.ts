@@ -39,8 +39,13 @@ export interface BodySink {
  */
 type Decide = (head: Head) => BodySink | undefined;
 
-function isParserRefusal(code: string | undefined): boolean {
-  return code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH' || (code !== undefined && code.startsWith('HPE_'));
+function isParserRefusal(err: unknown): boolean {
+  const code = errorCode(err);
+  if (code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH' || (code !== undefined && code.startsWith('HPE_'))) return true;
+  // undici 7 builds the parser's code from a name-to-number table by number, so its parser
+  // errors carry no code at all (`Invalid header value char`: a control byte in a header): the
+  // class name is what is left to go by.
+  return (err as { name?: unknown } | null)?.name === 'HTTPParserError';
 }
 
 /** An unwanted body (an error page, a redirect) bigger than this costs the socket instead. */
@@ -228,7 +233,7 @@ class ExchangeHandler implements Dispatcher.DispatchHandler, Watched {
     this.settle();
     // Our own abort comes back wrapped by undici at times: report it as we made it.
     if (this.expired) err = this.expired;
-    else if (!this.head && isParserRefusal(errorCode(err))) {
+    else if (!this.head && isParserRefusal(err)) {
       // A head undici's parser refused (a header given twice, a control character in a value):
       // not a body cut short, though undici may call it a length mismatch.
       err = Object.assign(new Error('the server sent a malformed response head'), { code: 'BULKGET_BAD_HEAD', cause: err });
