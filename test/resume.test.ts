@@ -101,6 +101,9 @@ test('SIGINT mid-download: exit 130, report printed, .part kept; the file change
   const r = await interrupt(s.url('/int.bin'), dest, 'int.bin', 1.5 * MiB, 'SIGINT');
   assert.equal(r.code, 130, r.stderr);
   assert.match(r.stdout, /Elapsed time/);
+  // The report says what became of the file under way, not that there was nothing to do.
+  assert.match(r.stdout, /^1 interrupted \(run again to finish\)\.$/m);
+  assert.doesNotMatch(r.stdout, /Nothing to download/);
   assert.doesNotMatch(r.stderr, /\n\s+at |Unhandled|internal error/);
   assert.ok(!existsSync(path.join(dest, 'int.bin')));
   assert.ok(partBytes(partialOf(dest, 'int.bin')) >= r.partAtSignal, '.part kept for resume');

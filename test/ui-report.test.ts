@@ -168,6 +168,14 @@ describe('textReport', () => {
     );
   });
 
+  it('counts items stopped under way (Ctrl-C): started, not ended', () => {
+    assert.equal(
+      textReport(ctx({ downloaded: 1, bytesDone: 1000, bytes: 3000, queued: 3 }, 1000)),
+      '--------------------\n1 file downloaded (1.0 kB).\n2 interrupted (run again to finish).\nElapsed time: 1.00s (1.0 files/s, 3.0 kB/s)\n',
+    );
+    assert.doesNotMatch(textReport(ctx({ queued: 2 }, 1000)), /Nothing/);
+  });
+
   it('a run that only skipped is not "nothing"', () => {
     const text = textReport(ctx({ skipped: 5 }, 100));
     assert.doesNotMatch(text, /Nothing/);

@@ -54,8 +54,11 @@ export function textReport(ctx: ReportContext): string {
   const s = ctx.stats;
   const singular = ctx.noun === 'files' ? 'file' : 'flag';
   const lines = ['-'.repeat(20)];
-  const anything = s.downloaded + s.unchanged + s.skipped + s.notFound + s.failed + s.invalid > 0;
-  if (!anything) {
+  const ended = s.downloaded + s.unchanged + s.skipped + s.notFound + s.failed;
+  // Started but not ended: the run was stopped (Ctrl-C, SIGTERM, a full disk) while they were
+  // under way. Items of the list not yet started are not counted anywhere.
+  const interrupted = Math.max(0, s.queued - ended);
+  if (ended + s.invalid + interrupted === 0) {
     lines.push('Nothing to download.');
   } else {
     if (s.downloaded > 0) {
@@ -67,6 +70,7 @@ export function textReport(ctx: ReportContext): string {
     if (s.notFound > 0) lines.push(`${s.notFound} not found.`);
     if (s.failed > 0) lines.push(`${s.failed} ${s.failed === 1 ? 'error' : 'errors'}.`);
     if (s.invalid > 0) lines.push(`${s.invalid} invalid input ${s.invalid === 1 ? 'line' : 'lines'}.`);
+    if (interrupted > 0) lines.push(`${interrupted} interrupted (run again to finish).`);
   }
   if (ctx.hosts) lines.push(...hostsBlock(ctx.hosts));
   if (ctx.stopped) lines.push(`Stopped early: ${ctx.stopped}. Partial files are kept; run again to resume.`);
