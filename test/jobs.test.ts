@@ -161,3 +161,23 @@ test('a job that cannot run is reported, not hidden: what it held fails with the
   assert.equal(again.report.counts.downloaded, counts.failed);
   assert.equal(readdirSync(dest).filter((n) => n.endsWith('.bin')).length, 40);
 });
+
+test('jobSetup: every job thread imports the module and calls its setupJob; the CLI points it at its memory policy', { timeout: 60_000 }, async (t) => {
+  const s = await startServer();
+  t.after(() => s.close());
+  const log = path.join(tmp(), 'setup.log');
+  process.env.BULKGET_TEST_JOB_SETUP = log;
+  t.after(() => delete process.env.BULKGET_TEST_JOB_SETUP);
+  const urls = Array.from({ length: 8 }, (_, i) => s.url(`/file/js${i}.bin?size=100`));
+  const setup = new URL('./helpers/job-setup.mjs', import.meta.url).href;
+  const r = await fetchAll(urls, { dest: tmp(), jobs: 2, jobSetup: setup });
+  assert.equal(r.code, 0, JSON.stringify(r.summary.failures));
+  const lines = readFileSync(log, 'utf8').trim().split('\n');
+  assert.equal(lines.length, 2, lines.join('; '));
+  assert.equal(new Set(lines).size, 2, 'two threads');
+  for (const l of lines) assert.match(l, /^thread \d+ bytes number$/);
+  // The CLI's own module is one a thread can import, with the function it needs.
+  const { jobSetupUrl } = await import('../src/cli/memory.js');
+  const { setupJob } = await import(jobSetupUrl());
+  assert.equal(typeof setupJob, 'function');
+});

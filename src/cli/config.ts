@@ -6,6 +6,7 @@ import { resolve } from 'node:path';
 import { availableParallelism } from 'node:os';
 import type { DownloadOptions } from '../index.js';
 import { UsageError } from '../errors.js';
+import { jobSetupUrl } from './memory.js';
 import { parseChoice, parseCount, parseDuration, parseHeader, parseRate, parseSize } from './values.js';
 import type { ProgressMode } from '../ui/progress.js';
 
@@ -64,6 +65,7 @@ export function configOf(o: Opts, env: NodeJS.ProcessEnv): Config {
     netrc: (o.netrcFile as string | undefined) ?? (o.netrc ? true : undefined),
     shard: o.shard as string | undefined,
     jobs: jobsOf(str('jobs')),
+    jobSetup: jobSetupUrl(),
     // The CLI draws its own progress from the counters; no events on a timer.
     progressInterval: 0,
     env,

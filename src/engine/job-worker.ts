@@ -90,6 +90,12 @@ const { budget } = data;
 // The run holds DEST's lock and has named the items; this job keeps its own record file.
 const internal: Internal = { lockHeld: true, logTag: data.tag, prenamed: true };
 const o = resolveOptions({ ...data.options, ...budget, shard: undefined, jobs: 1 }, internal);
+// The app's own setup for this thread, if it gave one (the CLI's memory policy): the engine
+// only calls it.
+if (data.options.jobSetup) {
+  const { setupJob } = (await import(data.options.jobSetup)) as { setupJob?: (o: { bytesReceived: () => number }) => void };
+  setupJob?.({ bytesReceived: () => stats.bytes });
+}
 runEngine(lines, o, { stats, reporter, signal: ac.signal }).then(
   (end) => {
     flush();

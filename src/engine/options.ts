@@ -78,6 +78,12 @@ export interface DownloadOptions {
    * split so that their sums never exceed what was asked. Default 1.
    */
   jobs?: number;
+  /**
+   * With `jobs` above 1: a module (its file URL) each job thread imports before it starts; its
+   * `setupJob({ bytesReceived })` is called there. For an app's own per-thread policy (the CLI's
+   * garbage collection); the engine itself sets nothing up. Default none.
+   */
+  jobSetup?: string;
 }
 
 /** For the engine's own use (a job of a --jobs run): not part of the public options. */
