@@ -180,4 +180,6 @@ test('jobSetup: every job thread imports the module and calls its setupJob; the 
   const { jobSetupUrl } = await import('../src/cli/memory.js');
   const { setupJob } = await import(jobSetupUrl());
   assert.equal(typeof setupJob, 'function');
+  // Not a file URL: refused at once, as any bad option is.
+  await assert.rejects(fetchAll(urls, { dest: tmp(), jobs: 2, jobSetup: './setup.mjs' }), /jobSetup must be a file: URL/);
 });

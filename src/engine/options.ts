@@ -190,6 +190,9 @@ export function resolveOptions(o: DownloadOptions = {}, internal: Internal = {})
     }
     if (!ok) throw new UsageError(`--proxy must be an http:// proxy URL, got "${o.proxy}"`);
   }
+  if (o.jobSetup !== undefined && !(typeof o.jobSetup === 'string' && o.jobSetup.startsWith('file:') && URL.canParse(o.jobSetup))) {
+    throw new UsageError(`jobSetup must be a file: URL, got "${String(o.jobSetup)}"`);
+  }
   let shard: Shard | undefined;
   if (o.shard !== undefined) {
     shard = typeof o.shard === 'string' ? parseShard(o.shard) : o.shard;
