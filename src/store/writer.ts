@@ -19,7 +19,7 @@ const RING_BYTES = 1 << 20;
 
 // The thread takes ~60 ms to boot (a V8 isolate and Node's bootstrap), wall time a run of a few
 // files would wait on before its first file is in place (strace of a one-URL run: the thread was
-// made 59 ms before it wrote the file, the process exited 20 ms later).
+// made 59 ms before it wrote the file, the process exited 24 ms after that).
 // The first files are written inline instead (~45 us each), and the thread is started only for a
 // run that goes on past them.
 const INLINE_FIRST = 32;
