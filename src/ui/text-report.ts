@@ -55,8 +55,8 @@ export function textReport(ctx: ReportContext): string {
   const singular = ctx.noun === 'files' ? 'file' : 'flag';
   const lines = ['-'.repeat(20)];
   const ended = s.downloaded + s.unchanged + s.skipped + s.notFound + s.failed;
-  // Started but not ended: the run was stopped (Ctrl-C, SIGTERM, a full disk) while they were
-  // under way. Items of the list not yet started are not counted anywhere.
+  // Taken on but not ended (in flight, or waiting for a connection or a job): the run was stopped
+  // (Ctrl-C, SIGTERM, a full disk) before they were done. Lines not yet read are not counted.
   const interrupted = Math.max(0, s.queued - ended);
   if (ended + s.invalid + interrupted === 0) {
     lines.push('Nothing to download.');
