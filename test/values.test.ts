@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { parseCount, parseDuration, parseHeader, parseSize, parseRate } from '../src/cli/values.js';
 import { UsageError, describeError } from '../src/errors.js';
 import { backoffMs, isRetryableError, parseRetryAfter } from '../src/transfer/policy.js';
+import { pickHeaders } from '../src/http/exchange.js';
 
 test('parseCount', () => {
   for (const [v, n] of [['0', 0], ['100', 100], [' 7 ', 7]] as const) assert.equal(parseCount('--limit', v), n);
@@ -57,4 +58,18 @@ test('which errors are retried, and how they read', () => {
   assert.ok(isRetryableError({ cause: e('ECONNRESET') }));
   assert.equal(describeError(e('ECONNREFUSED')), 'connection refused');
   assert.equal(describeError(new Error('first\nsecond')), 'first');
+});
+
+test('pickHeaders: the headers a verdict reads, any case, the first of each, as latin1 text; the rest left out', () => {
+  const raw = (pairs: Array<[string, string | Buffer]>) => pairs.flatMap(([n, v]) => [Buffer.from(n, 'latin1'), Buffer.isBuffer(v) ? v : Buffer.from(v, 'latin1')]);
+  const cases: Array<[string, Array<[string, string | Buffer]>, Record<string, string>]> = [
+    ['none', [], {}],
+    ['others only', [['Server', 'nginx'], ['Date', 'x'], ['Content-Type', 'text/plain']], {}],
+    ['mixed case', [['CONTENT-LENGTH', '12'], ['eTaG', '"a"'], ['Last-Modified', 'Tue, 01 Dec 2026 10:00:00 GMT']], { 'content-length': '12', etag: '"a"', 'last-modified': 'Tue, 01 Dec 2026 10:00:00 GMT' }],
+    ['first of a repeated one', [['Location', '/one'], ['location', '/two']], { location: '/one' }],
+    ['every wanted name', [['Content-Range', 'bytes 0-1/2'], ['Content-Disposition', 'attachment; filename=a'], ['Retry-After', '3']], { 'content-range': 'bytes 0-1/2', 'content-disposition': 'attachment; filename=a', 'retry-after': '3' }],
+    ['same length, other name', [['Content-Lengtx', '1'], ['Accept-Ranges', 'bytes'], ['date', 'x']], {}],
+    ['latin1 bytes kept as such', [['Content-Disposition', Buffer.from([0x61, 0xe9])]], { 'content-disposition': 'a\u00e9' }],
+  ];
+  for (const [name, pairs, want] of cases) assert.deepEqual({ ...pickHeaders(raw(pairs)) }, want, name);
 });

@@ -71,8 +71,10 @@ export async function attempt(req: Request, lease: Lease, ctx: TransferContext, 
   ctx.stats.active++;
   try {
     const proxyAuth = ctx.proxyAuth?.(url);
-    const headers: Record<string, string> = { ...req.headers, host: url.host };
-    if (proxyAuth) headers['proxy-authorization'] = proxyAuth;
+    let headers: Record<string, string>;
+    if (proxyAuth) headers = { ...req.headers, host: url.host, 'proxy-authorization': proxyAuth };
+    else if (req.headers === opts.headers) headers = withHost(opts.headers, url.host);
+    else headers = { ...req.headers, host: url.host };
     const head = await exchange(lease.client, { path: ctx.requestPath(url), headers }, decide, {
       watchdog: ctx.watchdog,
       remainingMs: req.remainingMs,
@@ -85,6 +87,23 @@ export async function attempt(req: Request, lease: Lease, ctx: TransferContext, 
     // The socket is free for the next item while this one is checked and moved into place.
     lease.release();
   }
+}
+
+// The run's own headers plus `host`, one object per host and run, shared by every request that
+// sends them unchanged (undici only reads them): a copy per request was garbage alive as long as
+// the request. Past MAX_HOSTS hosts a copy is made each time.
+const hostHeaders = new WeakMap<Record<string, string>, Map<string, Record<string, string>>>();
+const MAX_HOSTS = 1000;
+
+function withHost(base: Record<string, string>, host: string): Record<string, string> {
+  let byHost = hostHeaders.get(base);
+  if (!byHost) hostHeaders.set(base, (byHost = new Map()));
+  let h = byHost.get(host);
+  if (!h) {
+    h = { ...base, host };
+    if (byHost.size < MAX_HOSTS) byHost.set(host, h);
+  }
+  return h;
 }
 
 /** The partial file for a body verdict, or 'restart' when the leftover one is not ours to append to. */

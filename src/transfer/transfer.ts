@@ -69,12 +69,14 @@ async function run(item: Item, ctx: TransferContext, result: ItemResult): Promis
   const { opts } = ctx;
   let place: Placement;
   try {
-    place = await ctx.dirs.place(item.out);
+    // Without a promise where no folder needs a system call (a flat list into DEST).
+    place = ctx.dirs.placeKnown(item.out) ?? (await ctx.dirs.place(item.out));
   } catch (err) {
     if (isDiskFull(err)) throw err;
     return new End('failed', describeError(err));
   }
-  const conditional = await conditionsFor(item, place, opts.ifExists, ctx.state);
+  // In a folder that held nothing when the run began the file cannot exist yet: no conditions.
+  const conditional = place.fresh ? undefined : await conditionsFor(item, place, opts.ifExists, ctx.state);
   if (conditional === 'skip') return new End('skipped');
 
   let resume = place.partFresh ? undefined : await resumeFrom(item, place.part, ctx.state);
@@ -83,12 +85,16 @@ async function run(item: Item, ctx: TransferContext, result: ItemResult): Promis
   let retry = 0;
   let spent = 0; // ms of this item's --max-time used so far
   let lenientTries = 0;
-  const visited = new Set<string>([url.href]);
+  // URLs this item has been sent to, for loop detection: made at the first redirect.
+  let visited: Set<string> | undefined;
 
   for (;;) {
     if (ctx.signal.aborted) throw new AbortedError();
     // Credentials only where they belong: a redirect to another origin drops them.
-    const headers = { ...requestHeaders(opts.headers, item.url, url, opts.credentials), ...conditional };
+    let headers = requestHeaders(opts.headers, item.url, url, opts.credentials);
+    // The shared object as it is for the usual request: it is never changed (attempt() adds
+    // `host` to a copy of its own), and a copy per item was garbage that lived as long as the item.
+    if (resume || (conditional && hasKeys(conditional))) headers = { ...headers, ...conditional };
     if (resume) {
       headers['range'] = `bytes=${resume.offset}-`;
       headers['if-range'] = resume.validator;
@@ -162,6 +168,7 @@ async function run(item: Item, ctx: TransferContext, result: ItemResult): Promis
           continue;
         case 'redirect': {
           hops++;
+          visited ??= new Set<string>([item.url.href]);
           const step = redirectStep(url, v.location, hops, opts.maxRedirects, visited);
           if (step.kind === 'fail') return new End('failed', step.error);
           visited.add(step.url.href);
@@ -185,6 +192,11 @@ async function run(item: Item, ctx: TransferContext, result: ItemResult): Promis
     // A partial written by the failed attempt is continued if we know its validator.
     resume = await resumeFrom(item, place.part, ctx.state);
   }
+}
+
+function hasKeys(o: object): boolean {
+  for (const _ in o) return true;
+  return false;
 }
 
 /** sha256 of a leftover partial file, for an item with a checksum whose download continues it. */
