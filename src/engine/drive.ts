@@ -37,19 +37,18 @@ export function drive(o: DriveOptions): Driver {
     running--;
     poke();
   };
+  const ended = (result: ItemResult) => {
+    o.stats[result.outcome]++;
+    o.reporter.result(result);
+    settle();
+  };
+  // Made once, not per item: a result names its item.
   const start = (item: Item) => {
     running++;
     o.stats.queued++;
     o.reporter.queued(item);
-    o.transfer(item).then(
-      (result) => {
-        o.stats[result.outcome]++;
-        o.reporter.result(result);
-        settle();
-      },
-      // Stopped under way: the item is neither done nor failed.
-      () => settle(),
-    );
+    // Stopped under way (rejected): the item is neither done nor failed.
+    o.transfer(item).then(ended, settle);
   };
   const waitFor = (pred: () => boolean) => waker.until(pred);
   const room = () => (running < o.window && !o.held?.()) || o.signal.aborted;

@@ -161,9 +161,16 @@ class ExchangeHandler implements Dispatcher.DispatchHandler, Watched {
     this.resumeFn?.();
   }
 
-  private abort(err: Error): void {
+  /** The sink's flow control (BodySink.attach): stops the exchange with `err`. */
+  abort(err: Error): void {
     if (this.abortFn) this.abortFn(err);
     else this.onError(err);
+  }
+
+  /** The sink's flow control (BodySink.attach): the sink that held the body can take more. */
+  resume(): void {
+    this.sinkHeld = false;
+    this.resumeIfFree();
   }
 
   /** Pauses reading for `ms` (a bandwidth cap in debt). */
@@ -198,13 +205,7 @@ class ExchangeHandler implements Dispatcher.DispatchHandler, Watched {
     } catch (err) {
       this.decided = { err };
     }
-    this.sink?.attach?.({
-      resume: () => {
-        this.sinkHeld = false;
-        this.resumeIfFree();
-      },
-      abort: (err) => this.abort(err),
-    });
+    this.sink?.attach?.(this);
     return !this.paused;
   }
 

@@ -43,3 +43,24 @@ export class PoolClosedError extends Error {
     super('the connection pool was closed');
   }
 }
+
+/** One grant of a slot: an object with a method rather than a closure per grant. */
+export class SlotLease implements Lease {
+  readonly client: Client;
+  readonly origin: string;
+  private done = false;
+
+  constructor(
+    private readonly pool: { released(slot: Slot): void },
+    private readonly slot: Slot,
+  ) {
+    this.client = slot.client;
+    this.origin = slot.ep.origin;
+  }
+
+  release(): void {
+    if (this.done) return;
+    this.done = true;
+    this.pool.released(this.slot);
+  }
+}

@@ -14,7 +14,7 @@
 import type { Client } from 'undici';
 import type { Lease, Slots } from '../types.js';
 import { Deque } from './deque.js';
-import { Endpoint, PoolClosedError, type PoolOptions, type Slot, type Waiter } from './endpoint.js';
+import { Endpoint, PoolClosedError, SlotLease, type PoolOptions, type Slot, type Waiter } from './endpoint.js';
 
 export class ConnectionPool implements Slots {
   private readonly endpoints = new Map<string, Endpoint>();
@@ -174,18 +174,13 @@ export class ConnectionPool implements Slots {
     const ep = slot.ep;
     if (this.rateGap > 0) ep.nextStart = Math.max(now, ep.nextStart) + this.rateGap;
     this.leased++;
-    let released = false;
-    const lease: Lease = {
-      client: slot.client,
-      origin: ep.origin,
-      release: () => {
-        if (released) return;
-        released = true;
-        this.leased--;
-        this.onRelease(slot);
-      },
-    };
-    waiter.resolve(lease);
+    waiter.resolve(new SlotLease(this, slot));
+  }
+
+  /** A lease given back (once: SlotLease sees to that). */
+  released(slot: Slot): void {
+    this.leased--;
+    this.onRelease(slot);
   }
 
   private onRelease(slot: Slot): void {

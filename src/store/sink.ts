@@ -61,12 +61,15 @@ interface BodyFileOptions {
   counters: [ByteCounter, ByteCounter];
 }
 
+// The empty batch of a body that is gathered, shared (it is replaced before anything is pushed).
+const NO_CHUNKS: Buffer[] = [];
+
 export class BodyFile {
   private fd = -1;
   private chunks: Buffer[] | undefined;
   written: number;
   private position: number;
-  private batch: Buffer[] = [];
+  private batch: Buffer[] = NO_CHUNKS;
   private batchBytes = 0;
   private writing = false;
   private writeError: Error | undefined;
@@ -89,6 +92,7 @@ export class BodyFile {
     this.hash = o.hash;
     [this.runStats, this.itemStats] = o.counters;
     if (o.gather) this.chunks = [];
+    else this.batch = [];
   }
 
   /** Opens the partial file for a streamed body (appending for a resume). */
@@ -116,6 +120,7 @@ export class BodyFile {
       this.chunks.push(chunk);
       return true;
     }
+    if (this.batch === NO_CHUNKS) this.batch = []; // a gathered body that was given up
     this.batch.push(chunk);
     this.batchBytes += n;
     if (!this.writing) this.kick();

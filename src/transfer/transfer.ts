@@ -37,6 +37,10 @@ class End {
     readonly error?: string,
   ) {}
 }
+// The ends that carry no message, made once.
+const DOWNLOADED = new End('downloaded');
+const SKIPPED = new End('skipped');
+const UNCHANGED = new End('unchanged');
 
 export async function transfer(item: Item, ctx: TransferContext): Promise<ItemResult> {
   const result: ItemResult = { item, url: item.url.href, out: item.out, outcome: 'failed', attempts: 0, bytes: 0, timeMs: 0 };
@@ -77,7 +81,7 @@ async function run(item: Item, ctx: TransferContext, result: ItemResult): Promis
   }
   // In a folder that held nothing when the run began the file cannot exist yet: no conditions.
   const conditional = place.fresh ? undefined : await conditionsFor(item, place, opts.ifExists, ctx.state);
-  if (conditional === 'skip') return new End('skipped');
+  if (conditional === 'skip') return SKIPPED;
 
   let resume = place.partFresh ? undefined : await resumeFrom(item, place.part, ctx.state);
   let url = item.url;
@@ -156,10 +160,10 @@ async function run(item: Item, ctx: TransferContext, result: ItemResult): Promis
             break;
           }
           result.out = await commit(item, place, a.body!, v, ctx);
-          return new End('downloaded');
+          return DOWNLOADED;
         }
         case 'unchanged':
-          return new End('unchanged');
+          return UNCHANGED;
         case 'final':
           return new End(v.outcome, v.reason);
         case 'restart':
