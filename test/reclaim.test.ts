@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
-import { collectGarbage, watchMemory } from '../src/cli/memory.js';
+import { collectGarbage, reclaimIfGrown, watchMemory } from '../src/cli/memory.js';
 
 const MiB = 1 << 20;
 
@@ -69,4 +69,34 @@ test('watchMemory: a minor collection once 16 MiB more were received, none while
     stop();
     obs.disconnect();
   }
+});
+
+test('reclaimIfGrown: a full collection once external memory grew more than 4 MiB, none before', async () => {
+  const { PerformanceObserver, constants } = await import('node:perf_hooks');
+  let forcedMajors = 0;
+  const obs = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      const d = (e as { detail?: { kind?: number; flags?: number } }).detail;
+      if (d?.kind === constants.NODE_PERFORMANCE_GC_MAJOR && ((d.flags ?? 0) & constants.NODE_PERFORMANCE_GC_FLAGS_FORCED) !== 0) forcedMajors++;
+    }
+  });
+  obs.observe({ entryTypes: ['gc'] });
+  const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  const held: Uint8Array[] = [];
+  try {
+    reclaimIfGrown(); // the base
+    await wait(50);
+    const before = forcedMajors;
+    held.push(new Uint8Array(3 * MiB).fill(1));
+    reclaimIfGrown();
+    await wait(50);
+    assert.equal(forcedMajors, before, 'no full collection for 3 MiB');
+    held.push(new Uint8Array(3 * MiB).fill(1));
+    reclaimIfGrown();
+    await wait(50);
+    assert.equal(forcedMajors, before + 1, 'one full collection once 6 MiB more are held');
+  } finally {
+    obs.disconnect();
+  }
+  assert.equal(held.length, 2);
 });
