@@ -100,3 +100,33 @@ test('reclaimIfGrown: a full collection once external memory grew more than 4 Mi
   }
   assert.equal(held.length, 2);
 });
+
+test('watchMemory: a full collection once the heap grew more than 8 MiB, none while it stays', async () => {
+  const { PerformanceObserver, constants } = await import('node:perf_hooks');
+  let forcedMajors = 0;
+  const obs = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      const d = (e as { detail?: { kind?: number; flags?: number } }).detail;
+      if (d?.kind === constants.NODE_PERFORMANCE_GC_MAJOR && ((d.flags ?? 0) & constants.NODE_PERFORMANCE_GC_FLAGS_FORCED) !== 0) forcedMajors++;
+    }
+  });
+  obs.observe({ entryTypes: ['gc'] });
+  const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  const stop = watchMemory(() => 0);
+  let held: Array<{ i: number; s: string }> = [];
+  try {
+    await wait(120);
+    const idle = forcedMajors;
+    // Plain objects on the heap, no external memory: ~20 MiB.
+    held = Array.from({ length: 400_000 }, (_, i) => ({ i, s: `item ${i}` }));
+    await wait(120);
+    assert.ok(forcedMajors > idle, `forced full collections: ${idle} while idle, ${forcedMajors} after the heap grew`);
+    const after = forcedMajors;
+    await wait(120);
+    assert.equal(forcedMajors, after, 'none more while the heap stays as it is');
+  } finally {
+    stop();
+    obs.disconnect();
+  }
+  assert.equal(held.length, 400_000);
+});
