@@ -6,6 +6,7 @@ import { parseCount, parseDuration, parseHeader, parseSize, parseRate } from '..
 import { UsageError, describeError } from '../src/errors.js';
 import { backoffMs, isRetryableError, parseRetryAfter } from '../src/transfer/policy.js';
 import { pickHeaders } from '../src/http/exchange.js';
+import { windowFor } from '../src/engine/run.js';
 
 test('parseCount', () => {
   for (const [v, n] of [['0', 0], ['100', 100], [' 7 ', 7]] as const) assert.equal(parseCount('--limit', v), n);
@@ -72,4 +73,20 @@ test('pickHeaders: the headers a verdict reads, any case, the first of each, as 
     ['latin1 bytes kept as such', [['Content-Disposition', Buffer.from([0x61, 0xe9])]], { 'content-disposition': 'a\u00e9' }],
   ];
   for (const [name, pairs, want] of cases) assert.deepEqual({ ...pickHeaders(raw(pairs)) }, want, name);
+});
+
+test('windowFor: 8 x --limit (512 at least) with a per-host cap or no limit, twice the total (128 at least) without a cap', () => {
+  const cases: Array<[limit: number, perHost: number, window: number]> = [
+    [64, 0, 128],
+    [100, 0, 200],
+    [10, 0, 128],
+    [4, 4, 512],
+    [64, 32, 512],
+    [100, 2, 800],
+    [0, 0, 8000],
+    [0, 4, 8000],
+    [6000, 0, 10_000],
+    [5000, 10, 10_000],
+  ];
+  for (const [limit, perHost, want] of cases) assert.equal(windowFor(limit, perHost), want, `-l ${limit} -p ${perHost}`);
 });
