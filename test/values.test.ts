@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { parseCount, parseDuration, parseHeader, parseSize, parseRate } from '../src/cli/values.js';
 import { UsageError, describeError } from '../src/errors.js';
 import { backoffMs, isRetryableError, parseRetryAfter } from '../src/transfer/policy.js';
-import { pickHeaders } from '../src/http/exchange.js';
+import { pickHeaders } from '../src/http/head.js';
 import { windowFor } from '../src/engine/run.js';
 
 test('parseCount', () => {
