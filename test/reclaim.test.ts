@@ -7,6 +7,21 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { collectGarbage, reclaimIfGrown, watchMemory } from '../src/cli/memory.js';
 
 const MiB = 1 << 20;
+const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Counts the full collections asked for by gc() (forced) from now on. */
+async function forcedMajorCounter(): Promise<{ count: () => number; stop: () => void }> {
+  const { PerformanceObserver, constants } = await import('node:perf_hooks');
+  let n = 0;
+  const obs = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      const d = (e as { detail?: { kind?: number; flags?: number } }).detail;
+      if (d?.kind === constants.NODE_PERFORMANCE_GC_MAJOR && ((d.flags ?? 0) & constants.NODE_PERFORMANCE_GC_FLAGS_FORCED) !== 0) n++;
+    }
+  });
+  obs.observe({ entryTypes: ['gc'] });
+  return { count: () => n, stop: () => obs.disconnect() };
+}
 
 /** ArrayBuffer bytes once they fall below `below` (polled for up to 3 s), or as they stay. */
 async function arrayBuffersAfter(settle: () => void, below: number, waitMs: number): Promise<number> {
@@ -54,7 +69,6 @@ test('watchMemory: a minor collection once 16 MiB more were received, none while
   let bytes = 0;
   const stop = watchMemory(() => bytes);
   try {
-    const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
     await wait(150);
     const idle = minors.length;
     bytes += 16 << 20;
@@ -72,61 +86,43 @@ test('watchMemory: a minor collection once 16 MiB more were received, none while
 });
 
 test('reclaimIfGrown: a full collection once external memory grew more than 4 MiB, none before', async () => {
-  const { PerformanceObserver, constants } = await import('node:perf_hooks');
-  let forcedMajors = 0;
-  const obs = new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) {
-      const d = (e as { detail?: { kind?: number; flags?: number } }).detail;
-      if (d?.kind === constants.NODE_PERFORMANCE_GC_MAJOR && ((d.flags ?? 0) & constants.NODE_PERFORMANCE_GC_FLAGS_FORCED) !== 0) forcedMajors++;
-    }
-  });
-  obs.observe({ entryTypes: ['gc'] });
-  const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  const majors = await forcedMajorCounter();
   const held: Uint8Array[] = [];
   try {
     reclaimIfGrown(); // the base
     await wait(50);
-    const before = forcedMajors;
+    const before = majors.count();
     held.push(new Uint8Array(3 * MiB).fill(1));
     reclaimIfGrown();
     await wait(50);
-    assert.equal(forcedMajors, before, 'no full collection for 3 MiB');
+    assert.equal(majors.count(), before, 'no full collection for 3 MiB');
     held.push(new Uint8Array(3 * MiB).fill(1));
     reclaimIfGrown();
     await wait(50);
-    assert.equal(forcedMajors, before + 1, 'one full collection once 6 MiB more are held');
+    assert.equal(majors.count(), before + 1, 'one full collection once 6 MiB more are held');
   } finally {
-    obs.disconnect();
+    majors.stop();
   }
   assert.equal(held.length, 2);
 });
 
 test('watchMemory: a full collection once the heap grew more than 8 MiB, none while it stays', async () => {
-  const { PerformanceObserver, constants } = await import('node:perf_hooks');
-  let forcedMajors = 0;
-  const obs = new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) {
-      const d = (e as { detail?: { kind?: number; flags?: number } }).detail;
-      if (d?.kind === constants.NODE_PERFORMANCE_GC_MAJOR && ((d.flags ?? 0) & constants.NODE_PERFORMANCE_GC_FLAGS_FORCED) !== 0) forcedMajors++;
-    }
-  });
-  obs.observe({ entryTypes: ['gc'] });
-  const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  const majors = await forcedMajorCounter();
   const stop = watchMemory(() => 0);
   let held: Array<{ i: number; s: string }> = [];
   try {
     await wait(120);
-    const idle = forcedMajors;
+    const idle = majors.count();
     // Plain objects on the heap, no external memory: ~20 MiB.
     held = Array.from({ length: 400_000 }, (_, i) => ({ i, s: `item ${i}` }));
     await wait(120);
-    assert.ok(forcedMajors > idle, `forced full collections: ${idle} while idle, ${forcedMajors} after the heap grew`);
-    const after = forcedMajors;
+    assert.ok(majors.count() > idle, `forced full collections: ${idle} while idle, ${majors.count()} after the heap grew`);
+    const after = majors.count();
     await wait(120);
-    assert.equal(forcedMajors, after, 'none more while the heap stays as it is');
+    assert.equal(majors.count(), after, 'none more while the heap stays as it is');
   } finally {
     stop();
-    obs.disconnect();
+    majors.stop();
   }
   assert.equal(held.length, 400_000);
 });
