@@ -67,6 +67,23 @@ test('host A then host B: B is served long before A is half done (--limit 10 --p
   assert.ok(inversions <= 2, `A requests out of order ${inversions} times`);
 });
 
+test('SPEC\'s example: 1,000 URLs on host A then 1,000 on host B with --limit 10 --per-host 2: both served from the start', { timeout: 60_000 }, async (t) => {
+  const a = await startServer();
+  const b = await startServer();
+  t.after(() => Promise.all([a.close(), b.close()]));
+  const lines: string[] = [];
+  for (let i = 0; i < 1000; i++) lines.push(a.url(`/file/a${i}?size=20&delay=2`));
+  for (let i = 0; i < 1000; i++) lines.push(b.url(`/file/b${i}?size=20&delay=2`));
+  const r = await fetchAll(lines, { dest: tmp(), limit: 10, perHost: 2 });
+  assert.equal(r.code, 0, JSON.stringify(r.summary.failures));
+  assert.equal(r.summary.counts.downloaded, 2000);
+  const firstB = b.requests[0]!.at;
+  const aBefore = a.requests.filter((x) => x.at < firstB).length;
+  // A fixed window of 512 items let B in only after ~490 of A's 1,000.
+  assert.ok(aBefore < 100, `A had ${aBefore} of 1,000 requests before B's first`);
+  assert.ok(a.conns.peak <= 2 && b.conns.peak <= 2);
+});
+
 test('stdin is streamed: the first request arrives before stdin is closed', async (t) => {
   const s = await startServer();
   t.after(() => s.close());

@@ -75,18 +75,14 @@ test('pickHeaders: the headers a verdict reads, any case, the first of each, as 
   for (const [name, pairs, want] of cases) assert.deepEqual({ ...pickHeaders(raw(pairs)) }, want, name);
 });
 
-test('windowFor: 8 x --limit (512 at least) with a per-host cap or no limit, twice the total (128 at least) without a cap', () => {
-  const cases: Array<[limit: number, perHost: number, window: number]> = [
-    [64, 0, 128],
-    [100, 0, 200],
-    [10, 0, 128],
-    [4, 4, 512],
-    [64, 32, 512],
-    [100, 2, 800],
-    [0, 0, 8000],
-    [0, 4, 8000],
-    [6000, 0, 10_000],
-    [5000, 10, 10_000],
+test('windowFor: twice --limit (128 at least, 10,000 at most) while every slot is busy, up to 10,000 while slots go unused; 8,000 for --limit 0', () => {
+  const cases: Array<[limit: number, window: number, maxWindow: number]> = [
+    [64, 128, 10_000],
+    [100, 200, 10_000],
+    [10, 128, 10_000],
+    [4, 128, 10_000],
+    [6000, 10_000, 10_000],
+    [0, 8000, 8000],
   ];
-  for (const [limit, perHost, want] of cases) assert.equal(windowFor(limit, perHost), want, `-l ${limit} -p ${perHost}`);
+  for (const [limit, window, maxWindow] of cases) assert.deepEqual(windowFor(limit), { window, maxWindow }, `-l ${limit}`);
 });

@@ -9,8 +9,15 @@ import { Waker } from './control.js';
 interface DriveOptions {
   lines: AsyncIterable<RawLine> | Iterable<RawLine>;
   maker: ItemMaker;
-  /** Items started and not finished, at most. */
+  /** Items started and not finished, at most, while every slot is in use. */
   window: number;
+  /**
+   * While `spare()` says slots are free that no started item can take (its host is at its
+   * --per-host cap, or paused), items are started up to this many, so that a later host is
+   * found and served.
+   */
+  maxWindow?: number;
+  spare?: () => boolean;
   stats: Stats;
   reporter: Reporter;
   signal: AbortSignal;
@@ -51,7 +58,9 @@ export function drive(o: DriveOptions): Driver {
     o.transfer(item).then(ended, settle);
   };
   const waitFor = (pred: () => boolean) => waker.until(pred);
-  const room = () => (running < o.window && !o.held?.()) || o.signal.aborted;
+  const maxWindow = o.maxWindow ?? o.window;
+  const room = () =>
+    o.signal.aborted || (!o.held?.() && (running < o.window || (running < maxWindow && o.spare !== undefined && o.spare())));
 
   const run = async (): Promise<boolean> => {
     const onAbort = () => {

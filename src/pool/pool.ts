@@ -25,6 +25,7 @@ export class ConnectionPool implements Slots {
   private alive = 0; // Clients that exist and are not closing
   private closing = 0; // Clients whose close() has not resolved yet
   private leased = 0;
+  private waiting = 0; // acquire() calls not granted (nor rejected) yet
   private timer: NodeJS.Timeout | undefined;
   private timerDue = 0;
   private closed = false;
@@ -46,6 +47,14 @@ export class ConnectionPool implements Slots {
   }
 
   /**
+   * Slots of the total are free while items wait: they wait for their own host (its --per-host
+   * cap, a pause), not for the total, and an item of another host could use those slots now.
+   */
+  idleWhileWaiting(): boolean {
+    return this.waiting > 0 && this.opts.limit > 0 && this.leased < this.opts.limit;
+  }
+
+  /**
    * Waits for a slot on `origin`. Waiting costs nothing but a queue entry: no socket and no
    * total slot is held while waiting. `front` puts the waiter first in its endpoint's queue
    * (retries and redirect hops keep their place in input order).
@@ -55,6 +64,7 @@ export class ConnectionPool implements Slots {
     const ep = this.endpoint(origin);
     return new Promise<Lease>((resolve, reject) => {
       const waiter: Waiter = { resolve, reject };
+      this.waiting++;
       if (front) ep.waiters.unshift(waiter);
       else ep.waiters.push(waiter);
       this.markReady(ep);
@@ -81,7 +91,10 @@ export class ConnectionPool implements Slots {
     const err = new PoolClosedError();
     for (const ep of this.endpoints.values()) {
       let w: Waiter | undefined;
-      while ((w = ep.waiters.shift())) w.reject(err);
+      while ((w = ep.waiters.shift())) {
+        this.waiting--;
+        w.reject(err);
+      }
     }
     const closing: Promise<void>[] = [];
     for (const slot of [...this.idleSlots]) closing.push(this.closeSlot(slot));
@@ -94,7 +107,10 @@ export class ConnectionPool implements Slots {
     const all: Promise<unknown>[] = [];
     for (const ep of this.endpoints.values()) {
       let w: Waiter | undefined;
-      while ((w = ep.waiters.shift())) w.reject(new PoolClosedError());
+      while ((w = ep.waiters.shift())) {
+        this.waiting--;
+        w.reject(new PoolClosedError());
+      }
     }
     for (const c of this.clients) all.push(c.destroy().catch(() => undefined));
     await Promise.all(all);
@@ -174,13 +190,18 @@ export class ConnectionPool implements Slots {
     const ep = slot.ep;
     if (this.rateGap > 0) ep.nextStart = Math.max(now, ep.nextStart) + this.rateGap;
     this.leased++;
+    this.waiting--;
     waiter.resolve(new SlotLease(this, slot));
   }
+
+  /** Called after every lease given back: the run looks again at whether to start more items. */
+  afterRelease: (() => void) | undefined;
 
   /** A lease given back (once: SlotLease sees to that). */
   released(slot: Slot): void {
     this.leased--;
     this.onRelease(slot);
+    this.afterRelease?.();
   }
 
   private onRelease(slot: Slot): void {
