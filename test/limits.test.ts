@@ -48,17 +48,22 @@ test('--limit 0 lets every request through at once', async (t) => {
   assert.equal(s.conns.peak, 150);
 });
 
-test('host A then host B: B is served long before A is half done (--limit 10 --per-host 2)', async (t) => {
+/** n URLs on host A, then n on host B, fetched with --limit 10 --per-host 2; how many of A's came before B's first. */
+async function aThenB(t: { after: (fn: () => unknown) => void }, n: number, query: string) {
   const a = await startServer();
   const b = await startServer();
   t.after(() => Promise.all([a.close(), b.close()]));
   const lines: string[] = [];
-  for (let i = 0; i < 300; i++) lines.push(a.url(`/file/a${i}?size=50&delay=5`));
-  for (let i = 0; i < 300; i++) lines.push(b.url(`/file/b${i}?size=50&delay=5`));
+  for (let i = 0; i < n; i++) lines.push(a.url(`/file/a${i}?${query}`));
+  for (let i = 0; i < n; i++) lines.push(b.url(`/file/b${i}?${query}`));
   const r = await fetchAll(lines, { dest: tmp(), limit: 10, perHost: 2 });
   assert.equal(r.code, 0, JSON.stringify(r.summary.failures));
   const firstB = b.requests[0]!.at;
-  const aBefore = a.requests.filter((x) => x.at < firstB).length;
+  return { a, b, r, aBefore: a.requests.filter((x) => x.at < firstB).length };
+}
+
+test('host A then host B: B is served long before A is half done (--limit 10 --per-host 2)', async (t) => {
+  const { a, b, aBefore } = await aThenB(t, 300, 'size=50&delay=5');
   assert.ok(aBefore < 150, `A had ${aBefore} of 300 requests before B's first`);
   assert.ok(a.conns.peak <= 2 && b.conns.peak <= 2);
   // Within one host, work goes in input order.
@@ -68,17 +73,8 @@ test('host A then host B: B is served long before A is half done (--limit 10 --p
 });
 
 test('SPEC\'s example: 1,000 URLs on host A then 1,000 on host B with --limit 10 --per-host 2: both served from the start', { timeout: 60_000 }, async (t) => {
-  const a = await startServer();
-  const b = await startServer();
-  t.after(() => Promise.all([a.close(), b.close()]));
-  const lines: string[] = [];
-  for (let i = 0; i < 1000; i++) lines.push(a.url(`/file/a${i}?size=20&delay=2`));
-  for (let i = 0; i < 1000; i++) lines.push(b.url(`/file/b${i}?size=20&delay=2`));
-  const r = await fetchAll(lines, { dest: tmp(), limit: 10, perHost: 2 });
-  assert.equal(r.code, 0, JSON.stringify(r.summary.failures));
+  const { a, b, r, aBefore } = await aThenB(t, 1000, 'size=20&delay=2');
   assert.equal(r.summary.counts.downloaded, 2000);
-  const firstB = b.requests[0]!.at;
-  const aBefore = a.requests.filter((x) => x.at < firstB).length;
   // A fixed window of 512 items let B in only after ~490 of A's 1,000.
   assert.ok(aBefore < 100, `A had ${aBefore} of 1,000 requests before B's first`);
   assert.ok(a.conns.peak <= 2 && b.conns.peak <= 2);

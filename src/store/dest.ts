@@ -138,19 +138,14 @@ export class SafeDirs {
   /** As ensureParent, with the partial file and what may exist (see Placement). */
   async place(rel: string): Promise<Placement> {
     const segs = this.segments(rel);
-    let dir = this.destReal;
-    let fresh = this.destFresh!;
-    for (let i = 0; i < segs.length - 1; i++) {
-      dir = this.child(dir, segs[i]!);
-      let known = this.verified.get(dir);
-      if (known === undefined) {
-        known = await this.verifyDir(dir, rel);
-        if (this.verified.size >= VERIFIED_CAP) this.verified.clear();
-        this.verified.set(dir, known);
-      }
-      fresh = known;
+    for (;;) {
+      const w = this.walk(segs);
+      if (typeof w !== 'string') return this.placement(rel, this.child(w.dir, segs[segs.length - 1]!), w.fresh);
+      // The first folder on the way not verified yet: checked (or made), then walked again.
+      const known = await this.verifyDir(w, rel);
+      if (this.verified.size >= VERIFIED_CAP) this.verified.clear();
+      this.verified.set(w, known);
     }
-    return this.placement(rel, this.child(dir, segs[segs.length - 1]!), fresh);
   }
 
   /**
@@ -166,15 +161,24 @@ export class SafeDirs {
       return this.placement(rel, this.child(this.destReal, rel), this.destFresh!);
     }
     const segs = this.segments(rel);
+    const w = this.walk(segs);
+    return typeof w === 'string' ? undefined : this.placement(rel, this.child(w.dir, segs[segs.length - 1]!), w.fresh);
+  }
+
+  /**
+   * The folders of `segs` (all but the last) through the verified ones: the file's folder and
+   * whether it is fresh, or the first folder on the way not verified yet.
+   */
+  private walk(segs: string[]): { dir: string; fresh: boolean } | string {
     let dir = this.destReal;
     let fresh = this.destFresh!;
     for (let i = 0; i < segs.length - 1; i++) {
       dir = this.child(dir, segs[i]!);
       const known = this.verified.get(dir);
-      if (known === undefined) return undefined;
+      if (known === undefined) return dir;
       fresh = known;
     }
-    return this.placement(rel, this.child(dir, segs[segs.length - 1]!), fresh);
+    return { dir, fresh };
   }
 
   private placement(rel: string, abs: string, fresh: boolean): Placement {
