@@ -36,7 +36,7 @@ const HELP = `usage: npm run bench [-- options]
   --port-base P        first of the three server ports (default 18081)
   --timeout S          kill a run after S seconds and count it FAILED (default 300; 1800 for --mem-n runs)
   --keep               keep the work dir (the corpus is then reused by the next run)
-  --build              run \`npm run build\` first even if dist/bulkget.js exists
+  --build              run \`npm run build\` first even if dist/bulkget.cjs exists
   -h, --help           this text
 `;
 
@@ -106,8 +106,8 @@ const rmrf = (p) => fs.rmSync(p, { recursive: true, force: true, maxRetries: 3 }
 // bulkget may be mid-change while the bench runs: build when dist is missing (tsc still emits when
 // some file has type errors, so a partial build is tried rather than given up on).
 function ensureBuilt(force) {
-  const dist = path.join(repoDir, 'dist', 'bulkget.js');
-  if (!force && fs.existsSync(dist)) return 'dist/bulkget.js present';
+  const dist = path.join(repoDir, 'dist', 'bulkget.cjs');
+  if (!force && fs.existsSync(dist)) return 'dist/bulkget.cjs present';
   log('bulkget: running npm run build');
   const r = spawnSync('npm', ['run', 'build'], { cwd: repoDir, encoding: 'utf8' });
   if (r.status === 0) return 'built with npm run build';

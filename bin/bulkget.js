@@ -1,8 +1,8 @@
 #!/usr/bin/env -S MALLOC_ARENA_MAX=1 node --max-semi-space-size=2 --max-old-space-size=1024 --initial-old-space-size=48 --liftoff-only
-// Thin shim: the CLI is dist/bulkget.js, one bundled file (built by `npm install` via the prepare
-// script; see scripts/bundle.mjs). This file is CommonJS (bin/package.json says so): Node starts
-// its ES module loader only when the bundle is imported, so `--version` never pays for it
-// (measured: 84 ms as an ES module, 74 as CommonJS, `node -e 0` 72).
+// Thin shim: the CLI is dist/bulkget.cjs, one bundled file (built by `npm install` via the
+// prepare script; see scripts/bundle.mjs), loaded by bundle-loader.js. This file and the bundle
+// are CommonJS (bin/package.json says so): the main thread never starts the ES module loader (measured:
+// `--version` 84 ms as an ES module, 74 as CommonJS, `node -e 0` 72).
 // Each flag re-measured 2026-11-27 (2 cores, Node 20.20, local server, /dev/shm; peak RSS):
 // --liftoff-only: undici parses HTTP with llhttp compiled to WebAssembly, and V8's optimising
 // tier-up of that module costs resident memory: 2 x 512 MiB peaked at 134 MiB without it, 100 with,
@@ -34,15 +34,9 @@ if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
   const { join } = require('node:path');
   process.stdout.write(`${JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')).version}\n`);
 } else {
-  // Node 22+ keeps the compiled code of what is loaded after this on disk for the next run,
-  // the bundle included (so it must be on before the bundle loads). The CLI's choice for its own
-  // process, never the library's; Node 20 has no such cache.
+  // Node 22+ keeps the compiled code of what is loaded after this on disk for the next run, the
+  // bundle included when bundle-loader.js finds no cache of its own that fits (so it must be on
+  // before the bundle loads). The CLI's choice for its own process, never the library's.
   require('node:module').enableCompileCache?.();
-  import('../dist/bulkget.js').catch((err) => {
-    if (err && err.code === 'ERR_MODULE_NOT_FOUND' && String(err.message).includes('dist')) {
-      process.stderr.write('bulkget: not built yet; run `npm install` (or `npm run build`) first\n');
-      process.exit(2);
-    }
-    throw err;
-  });
+  require('./bundle-loader.js').start();
 }

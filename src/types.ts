@@ -3,6 +3,7 @@
 // library users see DownloadEvents, Stats and Summary.
 
 import type { Dispatcher } from 'undici';
+import { nowMs } from './clock.js';
 
 // --- what goes in ------------------------------------------------------------------------------
 
@@ -105,7 +106,7 @@ export interface RetryInfo {
 /** Live counters, mutated by the stages, read by displays on a timer. */
 export interface Stats {
   startedAt: Date;
-  startedMs: number; // performance.now() at start
+  startedMs: number; // nowMs() at start: ms since the process started (process.uptime()), for spans
   queued: number; // items accepted so far (grows while input streams)
   inputDone: boolean;
   downloaded: number;
@@ -128,7 +129,7 @@ export interface Stats {
 export function newStats(): Stats {
   return {
     startedAt: new Date(),
-    startedMs: performance.now(),
+    startedMs: nowMs(),
     queued: 0,
     inputDone: false,
     downloaded: 0,

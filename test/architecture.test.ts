@@ -23,8 +23,9 @@ function partOf(file: string): string {
   return rel.includes('/') ? rel.slice(0, rel.indexOf('/')) : rel.replace(/\.ts$/, '');
 }
 
-// Leaves anyone may use: the vocabulary, errors, text escaping, the version, hashing, naming.
-const LEAVES = ['types', 'errors', 'text', 'version', 'hash', 'naming'];
+// Leaves anyone may use: the vocabulary, errors, text escaping, the version, hashing, naming, the
+// clock, unique names.
+const LEAVES = ['types', 'errors', 'text', 'version', 'hash', 'naming', 'clock', 'unique'];
 // Everything else, and what each may import besides leaves and itself. The pipeline stages
 // (input -> items -> pool -> transfer -> store) know one another only through types.ts; the
 // engine wires them; the UI sees types only; the CLI is an app on the library.

@@ -1,5 +1,5 @@
-// The executable as users run it: bin/bulkget.js loading dist/bulkget.js, the CLI bundled into one
-// file (scripts/bundle.mjs). The other suites run the CLI from src/ through tsx, so this one goes
+// The executable as users run it: bin/bulkget.js loading dist/bulkget.cjs, the CLI bundled into one
+// file (scripts/bundle.mjs), with the code cache the build made of it. The other suites run the CLI from src/ through tsx, so this one goes
 // through the parts a bundle can break: files found from the package root (the version, the
 // country codes, the flag images, the --jobs thread's script), the small-file writer thread
 // started from its source text, and the lazily loaded parts (serve, completion).
@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import http2 from 'node:http2';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ROOT, collect, type CliResult } from './helpers/cli.js';
 import { bodyFor, startServer } from './helpers/server.js';
@@ -17,7 +17,7 @@ import { TEST_CERT, TEST_KEY } from './helpers/tls.js';
 
 const tmp = tempDirs('bundle');
 const BIN = path.join(ROOT, 'bin/bulkget.js');
-const BUNDLE = path.join(ROOT, 'dist/bulkget.js');
+const BUNDLE = path.join(ROOT, 'dist/bulkget.cjs');
 const skip = !existsSync(BUNDLE) && 'needs npm run build';
 
 function run(args: string[], stdin = ''): Promise<CliResult> {
@@ -120,11 +120,78 @@ test('bundle: HTTPS from a server that also offers h2: http/1.1 is what is asked
   assert.match(refused.stderr, /certificate/i);
 });
 
-test('bundle: node:http, node:http2 and node:tls are not loaded at start (on Node 24: ~34, ~16 and ~9 ms of every run)', { skip }, () => {
-  const text = readFileSync(BUNDLE, 'utf8');
-  const top = text.split('\n').filter((l) => /^import\b/.test(l));
-  assert.ok(top.length > 0, 'the bundle has top-level imports');
-  assert.deepEqual(top.filter((l) => /["']node:(https?|http2|tls)["']/.test(l)), []);
-  // undici's HTTP/2 client, which requires node:http2 as it loads, is stubbed out of the bundle.
-  assert.doesNotMatch(text, /require\(["'](node:)?http2["']\)/);
+// The V8 flags of the shebang, as the executable runs under them.
+const SHEBANG_FLAGS = readFileSync(BIN, 'utf8').split('\n')[0]!.split(' node ')[1]!.trim().split(/\s+/);
+
+test('bundle: a one-URL run loads no built-in module it does not use (each costs 1-6 ms under the shebang flags)', { skip }, async (t) => {
+  const s = await startServer();
+  t.after(() => s.close());
+  const dir = tmp();
+  const list = path.join(dir, 'modules.txt');
+  const preload = path.join(dir, 'dump.cjs');
+  writeFileSync(preload, `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(list)}, process.moduleLoadList.join('\\n')));\n`);
+  const child = spawn(BIN, ['-q', '-d', path.join(dir, 'dest'), s.url('/file/one.bin?size=4096')], {
+    env: { ...process.env, NODE_OPTIONS: `--require ${preload}`, XDG_CONFIG_HOME: '/nonexistent/bulkget-tests', BULKGET_OPTIONS: '' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const r = await collect(child);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(readFileSync(path.join(dir, 'dest', 'one.bin')), bodyFor('one.bin', 4096));
+  const loaded = new Set(readFileSync(list, 'utf8').split('\n').filter((l) => l.startsWith('NativeModule ')).map((l) => l.slice('NativeModule '.length)));
+  assert.ok(loaded.has('net') && loaded.has('fs/promises'), 'the list is of the run');
+  // node:http (undici's util.js and client.js, stubbed), node:assert (undici, stubbed), node:crypto
+  // (names and tokens), node:perf_hooks (performance.now), node:readline (the failure log) and
+  // node:worker_threads (the writer thread, started after 32 files).
+  const unwanted = ['http', 'https', 'http2', 'tls', 'assert', 'crypto', 'perf_hooks', 'readline', 'worker_threads'];
+  assert.deepEqual(unwanted.filter((m) => loaded.has(m)), []);
+});
+
+/** In the package at `root`, under the shebang's flags: is a cache found for its bundle, and does V8 take it? */
+async function probeCache(root: string, dir: string): Promise<{ given: boolean; rejected?: boolean }> {
+  const probe = path.join(dir, 'probe.cjs');
+  writeFileSync(
+    probe,
+    `const l = require(${JSON.stringify(path.join(root, 'bin/bundle-loader.js'))});
+const src = require('node:fs').readFileSync(l.BUNDLE, 'utf8');
+const data = l.cachedDataFor(src);
+process.stdout.write(JSON.stringify(data ? { given: true, rejected: l.compile(src, data).script.cachedDataRejected } : { given: false }));\n`,
+  );
+  const r = await collect(spawn(process.execPath, [...SHEBANG_FLAGS, probe], { stdio: ['ignore', 'pipe', 'pipe'] }));
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout) as { given: boolean; rejected?: boolean };
+}
+
+test('bundle: the code cache the build made is for this Node and these flags, and V8 takes it', { skip }, async () => {
+  const cache = readFileSync(`${BUNDLE}.cache`);
+  const key = cache.subarray(0, cache.indexOf(10)).toString('latin1');
+  const build = /\/\/# bulkget-build=([0-9a-f]+)\n$/.exec(readFileSync(BUNDLE, 'utf8'))?.[1];
+  assert.equal(key, `bulkget-code-cache 1 ${build} ${process.version} ${process.arch} ${SHEBANG_FLAGS.join(' ')}`);
+  assert.deepEqual(await probeCache(ROOT, tmp()), { given: true, rejected: false });
+});
+
+test('bundle: a cache that is garbage, of another build, or missing: the CLI runs from source, right', { skip }, async (t) => {
+  const s = await startServer();
+  t.after(() => s.close());
+  const build = /\/\/# bulkget-build=([0-9a-f]+)\n$/.exec(readFileSync(BUNDLE, 'utf8'))![1]!;
+  const real = readFileSync(`${BUNDLE}.cache`);
+  const key = real.subarray(0, real.indexOf(10)).toString('latin1');
+  const cases: Array<[string, Buffer | null, { given: boolean; rejected?: boolean }]> = [
+    ['garbage under the right key', Buffer.concat([Buffer.from(`${key}\n`, 'latin1'), Buffer.alloc(4096, 0x5a)]), { given: true, rejected: true }],
+    ['another build', Buffer.concat([Buffer.from(`${key.replace(build, '0'.repeat(build.length))}\n`, 'latin1'), real.subarray(key.length + 1)]), { given: false }],
+    ['none', null, { given: false }],
+  ];
+  for (const [what, cache, expected] of cases) {
+    // A copy of the package's executable parts, with that cache beside the bundle.
+    const pkg = tmp();
+    for (const f of ['package.json', 'bin/bulkget.js', 'bin/bundle-loader.js', 'bin/package.json', 'dist/bulkget.cjs']) {
+      mkdirSync(path.dirname(path.join(pkg, f)), { recursive: true });
+      copyFileSync(path.join(ROOT, f), path.join(pkg, f));
+    }
+    if (cache) writeFileSync(path.join(pkg, 'dist/bulkget.cjs.cache'), cache);
+    assert.deepEqual(await probeCache(pkg, tmp()), expected, what);
+    const dest = tmp();
+    const r = await collect(spawn(path.join(pkg, 'bin/bulkget.js'), ['-q', '-d', dest, s.url('/file/c.bin?size=5000')], { stdio: ['ignore', 'pipe', 'pipe'] }));
+    assert.equal(r.code, 0, `${what}: ${r.stderr}`);
+    assert.deepEqual(readFileSync(path.join(dest, 'c.bin')), bodyFor('c.bin', 5000), what);
+  }
 });

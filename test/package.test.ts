@@ -19,7 +19,7 @@ test('npm pack: a fresh project imports bulkget from JavaScript and type-checks 
   const out = execFileSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, npm_config_loglevel: 'error' } });
   const [info] = JSON.parse(out) as Array<{ filename: string; files: Array<{ path: string }> }>;
   const files = info!.files.map((f) => f.path);
-  for (const need of ['package.json', 'bin/bulkget.js', 'dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'dist/bulkget.js', 'fixtures/country_codes.txt', 'fixtures/flags/cn.gif']) {
+  for (const need of ['package.json', 'bin/bulkget.js', 'dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'dist/bulkget.cjs', 'bin/bundle-loader.js', 'fixtures/country_codes.txt', 'fixtures/flags/cn.gif']) {
     assert.ok(files.includes(need), `ships ${need}`);
   }
   for (const file of files) assert.doesNotMatch(file, /^(src|test|bench|examples|docs|\.ci)\/|tsconfig|\.map$/, `does not ship ${file}`);

@@ -1,6 +1,7 @@
 // The commands other than `get`: `flags` (flag images by country code), `serve` (the bundled
 // flag server) and `report merge` (shards' JSON reports as one).
 
+import { readFile } from 'node:fs/promises';
 import { SetupError, UsageError } from '../errors.js';
 import { resolveOptions } from '../engine/options.js';
 import { parseChoice, parseCount, parseDuration, parseRate } from './values.js';
@@ -89,7 +90,6 @@ export async function runServeCommand(o: Opts, io: CliIO): Promise<number> {
 
 /** `bulkget report merge A.json B.json ...`: the shards' reports as one (text, and JSON with --report). */
 export async function runReportMerge(files: string[], o: Opts, io: CliIO): Promise<number> {
-  const { readFile } = await import('node:fs/promises');
   const { checkReport, mergeReports } = await import('../ui/report-merge.js');
   const reports = [];
   for (const file of files) {

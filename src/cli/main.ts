@@ -13,8 +13,13 @@ const argv = process.argv.slice(2);
 if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
   process.stdout.write(`${bulkgetVersion()}\n`);
 } else {
-  const { main } = await import('./program.js');
+  // No top-level await: the executable's bundle is a CommonJS script (scripts/bundle.mjs).
+  void run();
+}
+
+async function run(): Promise<void> {
   try {
+    const { main } = await import('./program.js');
     const code = await main({
       argv,
       stdin: process.stdin,

@@ -7,8 +7,11 @@
 // a full one when external memory has grown (reclaimIfGrown). `gc` is reached through V8's own
 // flag, set at run time, because the CLI cannot pass node flags through its shebang portably.
 
-import v8, { getHeapStatistics } from 'node:v8';
-import vm from 'node:vm';
+import type { HeapInfo } from 'node:v8';
+
+// node:v8 and node:vm are loaded when first used, not at start: ~1.7 ms of every run under the
+// shebang's V8 flags, and a short run ends before the first look at the heap.
+const heap = (): HeapInfo => process.getBuiltinModule('node:v8').getHeapStatistics();
 import { packageFile } from '../version.js';
 
 let gcFn: ((o?: { type: 'major' | 'minor' }) => void) | null | undefined;
@@ -21,8 +24,8 @@ let gcFn: ((o?: { type: 'major' | 'minor' }) => void) | null | undefined;
 export function collectGarbage(type: 'major' | 'minor' = 'major'): void {
   if (gcFn === undefined) {
     try {
-      v8.setFlagsFromString('--expose-gc');
-      gcFn = vm.runInNewContext('gc') as (o?: { type: 'major' | 'minor' }) => void;
+      process.getBuiltinModule('node:v8').setFlagsFromString('--expose-gc');
+      gcFn = process.getBuiltinModule('node:vm').runInNewContext('gc') as (o?: { type: 'major' | 'minor' }) => void;
     } catch {
       gcFn = null;
     }
@@ -47,7 +50,7 @@ let heapBase = -1;
  * peaked 33 bytes per item above a 10,000-line one with 8 MiB, 27 with 4 (the real run: 29.7).
  */
 export function reclaimIfGrown(): void {
-  const external = getHeapStatistics().external_memory;
+  const external = heap().external_memory;
   // A collection V8 ran by itself lowered it: that is the new base.
   if (externalBase < 0 || external < externalBase) externalBase = external;
   else if (external - externalBase > EXTERNAL_SLACK) collectNow();
@@ -55,7 +58,7 @@ export function reclaimIfGrown(): void {
 
 function collectNow(): void {
   collectGarbage('major');
-  const after = getHeapStatistics();
+  const after = heap();
   externalBase = after.external_memory;
   heapBase = after.used_heap_size;
 }
@@ -67,7 +70,7 @@ function collectNow(): void {
  * 139; with this looked at every 25 ms, 87 and 139.
  */
 function reclaimIfHeapGrew(): void {
-  const used = getHeapStatistics().used_heap_size;
+  const used = heap().used_heap_size;
   if (heapBase < 0 || used < heapBase) heapBase = used;
   else if (used - heapBase > HEAP_SLACK) collectNow();
 }

@@ -20,6 +20,7 @@ import { runEngine } from './run.js';
 import { runJobs } from './jobs.js';
 import { HostTally } from './hosts.js';
 import { toLines } from './sources.js';
+import { nowMs } from '../clock.js';
 
 /** Results waiting for a slow `for await` reader before new items are held back. */
 const READER_BACKLOG = 1024;
@@ -130,7 +131,7 @@ export class Download extends EventEmitter<DownloadEvents> implements AsyncItera
     const summary: Summary = {
       version: o.version,
       startedAt: s.startedAt.toISOString(),
-      elapsedMs: Math.round(performance.now() - s.startedMs),
+      elapsedMs: Math.round(nowMs() - s.startedMs),
       limits: { total: o.limit, perHost: o.perHost },
       counts: { downloaded: s.downloaded, unchanged: s.unchanged, skipped: s.skipped, notFound: s.notFound, failed: s.failed, invalid: s.invalid },
       bytes: s.bytes,

@@ -7,7 +7,7 @@
 // DEST lock and exits once. Each thread has its own event loop and heap, which is what a second
 // core needs.
 
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { Item, ItemResult, RawLine, Outcome } from '../types.js';
 import { ItemMaker } from '../items/maker.js';
 import { NameAllocator } from '../items/names.js';
@@ -46,6 +46,8 @@ interface Job {
 
 /** The job thread, built (dist/engine/job-worker.js, also for the CLI's bundle) or, under tsx (the tests), from the source. */
 function startWorker(data: JobData): Worker {
+  // Loaded when a --jobs run starts, not with the CLI.
+  const { Worker } = process.getBuiltinModule('node:worker_threads');
   if (!import.meta.url.endsWith('.ts')) return new Worker(packageFile('dist/engine/job-worker.js'), { workerData: data });
   // A thread does not inherit tsx's loader: it registers it before it loads the source.
   const api = import.meta.resolve('tsx/esm/api');

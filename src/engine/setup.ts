@@ -19,6 +19,9 @@ import { SmallFileWriter } from '../store/writer.js';
 import { BodyBudget } from '../store/sink.js';
 import type { ResolvedOptions } from './options.js';
 
+/** The most a response head may take: Node's own default, which undici would otherwise read. */
+const MAX_HEAD_BYTES = 16 * 1024;
+
 export interface Resources {
   destReal: string;
   lock: Lock;
@@ -73,6 +76,9 @@ export async function openResources(o: ResolvedOptions, stats: Stats): Promise<R
         bodyTimeout: o.timeoutMs,
         pipelining: 1,
         keepAliveTimeout: 4000,
+        // What undici takes from node:http when it is not given (Node's 16 KiB default): given
+        // here, the bundled CLI need not load node:http at all (scripts/bundle.mjs).
+        maxHeaderSize: MAX_HEAD_BYTES,
       });
     },
   });

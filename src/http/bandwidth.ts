@@ -4,6 +4,8 @@
 // memory stays flat whatever the speed. Each bucket is a virtual clock (GCRA): the time at which
 // the bytes spent so far are paid for; it may run ahead of now by a small burst before anyone waits.
 
+import { nowMs } from '../clock.js';
+
 /** The burst a bucket allows before a reader waits: 50 ms of its rate. */
 const BURST_MS = 50;
 /** Per-host buckets kept at most; past that they start again (a host's debt is at most a burst). */
@@ -49,7 +51,7 @@ export class Bandwidth {
     }
     const total = this.total;
     return (n) => {
-      const now = performance.now();
+      const now = nowMs();
       const a = total ? total.spend(n, now) : 0;
       const b = host ? host.spend(n, now) : 0;
       return a > b ? a : b;

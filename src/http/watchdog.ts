@@ -4,6 +4,8 @@
 // --timeout and aborts those whose progress count has not moved: only a final head and body bytes
 // count. The per-chunk cost is one increment.
 
+import { nowMs } from '../clock.js';
+
 /** A request being watched: `ticks` moves on progress, `expire` aborts it. */
 export interface Watched {
   ticks: number;
@@ -45,7 +47,7 @@ export class Watchdog {
   }
 
   private sweep(): void {
-    const now = performance.now();
+    const now = nowMs();
     for (const w of this.live) {
       if (w.seenSince < 0 || w.ticks !== w.seenTicks || w.holding) {
         w.seenTicks = w.ticks;

@@ -4,7 +4,6 @@
 // This file: the names an item gets (from its URL or its input line), collision suffixes, and
 // the name of its partial file.
 
-import { createHash } from 'node:crypto';
 import { percentDecode, sanitizeSegment, utf8Length } from './segment.js';
 
 /** The file name curl -O and wget would use: the URL's last path segment, decoded and made safe. */
@@ -101,7 +100,7 @@ export function partialName(rel: string): string {
   if (name.charCodeAt(0) === 0x23 /* # */) name = '%23' + name.slice(1);
   name += '.part';
   if (name.length * 3 > MAX_PARTIAL_BYTES && utf8Length(name) > MAX_PARTIAL_BYTES) {
-    name = '#' + createHash('sha256').update(rel).digest('hex').slice(0, 32) + '.part';
+    name = '#' + process.getBuiltinModule('node:crypto').createHash('sha256').update(rel).digest('hex').slice(0, 32) + '.part';
   }
   return name;
 }

@@ -1,6 +1,5 @@
 // The bundled flag images, loaded once per process, and the seeded generator of ERROR mode faults.
 
-import { createHash } from 'node:crypto';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { packageFile } from '../version.js';
 
@@ -41,7 +40,7 @@ async function readAllFlags(): Promise<ReadonlyMap<string, Flag>> {
         const file = new URL(name, FLAGS_DIR);
         const [body, st] = await Promise.all([readFile(file), stat(file)]);
         const lastModifiedMs = Math.floor(st.mtimeMs / 1000) * 1000;
-        const etag = `"${createHash('sha1').update(body).digest('hex').slice(0, 16)}"`;
+        const etag = `"${process.getBuiltinModule('node:crypto').createHash('sha1').update(body).digest('hex').slice(0, 16)}"`;
         return [name.slice(0, 2), { body, etag, lastModified: new Date(lastModifiedMs).toUTCString(), lastModifiedMs }];
       }),
   );

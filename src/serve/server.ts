@@ -5,6 +5,7 @@ import { loadFlags, mulberry32 } from './flags.js';
 import { ifRangeMatches, parseRange, weakMatch, type RangeResult } from './http.js';
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { nowMs } from '../clock.js';
 
 export type ServeMode = 'local' | 'delay' | 'error';
 
@@ -228,13 +229,13 @@ export async function startFlagServer(o: FlagServerOptions): Promise<FlagServer>
   // imports all load at start, and on Node 24 an ES import of node:http alone cost ~34 ms of
   // every run (its module facade reads the lazy getters that load Node's own fetch).
   const server = process.getBuiltinModule('node:http').createServer((req, res) => {
-    const started = performance.now();
+    const started = nowMs();
     const trace: Trace = { bytes: 0, fault: '' };
     if (log) {
       // 'close' fires for finished and aborted answers alike (a client gone during a delay
       // included), so every request logs exactly once; the time counts from arrival.
       res.once('close', () => {
-        const ms = Math.round(performance.now() - started);
+        const ms = Math.round(nowMs() - started);
         const fault = trace.fault ? ` fault=${trace.fault}` : '';
         log(`${req.method ?? '-'} ${printable(req.url ?? '/')} ${trace.status ?? '-'} ${trace.bytes} ${ms}ms${fault}`);
       });

@@ -2,7 +2,7 @@
 // through a planted link), appended to for a resume, and moved into place only when complete.
 
 import { closeSync, constants, copyFileSync, fstatSync, linkSync, lstatSync, openSync, renameSync, unlinkSync, utimesSync, writeSync, writevSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { uniqueHex } from '../unique.js';
 import { dirname, join } from 'node:path';
 
 /** A path inside DEST cannot be used safely. */
@@ -146,7 +146,7 @@ export function commitNew(part: string, final: string): boolean {
 
 /** A name beside `final` that no item can own: sanitised names never hold a control character. */
 function besideName(final: string): string {
-  return join(dirname(final), `.\u0001bulkget-${randomBytes(8).toString('hex')}`);
+  return join(dirname(final), `.\u0001bulkget-${uniqueHex(16)}`);
 }
 
 /** Writes a small, complete body as a fresh partial file in one go (open, writev, close). */

@@ -18,7 +18,7 @@
 
 import { constants, readFileSync, unlinkSync, utimesSync } from 'node:fs';
 import { link, lstat, mkdir, open, readdir, rename, unlink } from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
+import { uniqueHex } from '../unique.js';
 import type net from 'node:net';
 import { join } from 'node:path';
 import { SetupError } from '../errors.js';
@@ -67,7 +67,7 @@ function codeOf(err: unknown): string | undefined {
  * sees a half-written lock. Where hard links are not supported, O_EXCL plus a write.
  */
 async function tryCreate(lockPath: string, content: string): Promise<boolean> {
-  const tmp = `${lockPath}.${process.pid}.${randomBytes(6).toString('hex')}`;
+  const tmp = `${lockPath}.${process.pid}.${uniqueHex(12)}`;
   const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | O_NOFOLLOW, 0o644);
   try {
     await fh.writeFile(content);
@@ -118,7 +118,7 @@ async function readLock(path: string): Promise<{ text: string; touched: number }
  * replaced it meanwhile, its lock is put back.
  */
 async function removeStale(lockPath: string, seen: string, dir: string): Promise<void> {
-  const aside = `${lockPath}.stale.${process.pid}.${randomBytes(6).toString('hex')}`;
+  const aside = `${lockPath}.stale.${process.pid}.${uniqueHex(12)}`;
   try {
     await rename(lockPath, aside);
   } catch (err) {
@@ -150,7 +150,7 @@ export async function acquireLock(destReal: string, destShown: string, o: LockOp
   const lockPath = join(dir, o.shard ? `lock-shard-${o.shard.k}-of-${o.shard.n}` : 'lock');
   const staleMs = o.staleMs ?? STALE_MS;
   const me = await whoAmI();
-  const token = randomBytes(8).toString('hex');
+  const token = uniqueHex(16);
   const listener = await listen(dir, token);
   const record: LockRecord = { ...me, sock: listener?.name ?? '', token };
   const content = JSON.stringify(record) + '\n';

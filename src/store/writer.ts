@@ -12,7 +12,7 @@
 // bounded and a slow disk slows the main thread down to its pace.
 
 import { utimesSync } from 'node:fs';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { commitPart, discardPart, writeSmallPart } from './files.js';
 
 const RING_BYTES = 1 << 20;
@@ -150,7 +150,8 @@ export class SmallFileWriter {
       // time (dist/ or the tests' src/), and it needs nothing but node:fs. `__name`: esbuild
       // (tsx, which runs the tests) wraps named functions in that helper.
       const source = `var __name = (f) => f;\n(${writerThread.toString()})();`;
-      const worker = new Worker(source, {
+      // node:worker_threads is loaded here, not at start: a run of a few files never needs it.
+      const worker = new (process.getBuiltinModule('node:worker_threads').Worker)(source, {
         eval: true,
         // The host's flags are not the thread's business (--input-type, --import hooks...).
         execArgv: [],

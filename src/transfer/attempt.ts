@@ -2,7 +2,7 @@
 // it is parsed (verdict.ts), and a body worth keeping gets its sink before its first byte. The
 // attempt returns the verdict; only a broken connection (or a full disk) is thrown.
 
-import { createHash, type Hash } from 'node:crypto';
+import type { Hash } from 'node:crypto';
 import type { Item, ItemResult, Lease } from '../types.js';
 import type { Placement } from '../store/dest.js';
 import { PathError, discardPart } from '../store/files.js';
@@ -115,7 +115,7 @@ function bodyFile(v: Extract<Verdict, { kind: 'body' }>, req: Request, ctx: Tran
     // mid-body leaves a partial that the next run can continue with If-Range.
     state.recordPart(item.out, recordedUrl(item), { etag: v.etag, lastModified: v.lastModified, size: v.expectedTotal >= 0 ? v.expectedTotal : undefined });
   }
-  const hash = !item.sha256 ? undefined : v.offset > 0 && req.partHash ? req.partHash : createHash('sha256');
+  const hash = !item.sha256 ? undefined : v.offset > 0 && req.partHash ? req.partHash : process.getBuiltinModule('node:crypto').createHash('sha256');
   // Small and whole, as most files of a bulk list are: gathered and written in one go after the
   // last byte. Anything else is written as it comes.
   const gather = v.offset === 0 && v.bodyLength >= 0 && v.bodyLength <= GATHER_LIMIT;

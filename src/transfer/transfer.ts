@@ -8,7 +8,7 @@
 // slot there), Retry-After must be honoured up to --max-retry-wait rather than a fixed cap, and
 // timeouts must be retried too.
 
-import { createHash, type Hash } from 'node:crypto';
+import type { Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import type { Item, ItemResult, Outcome } from '../types.js';
 import { describeError, errorCode, isDiskFull } from '../errors.js';
@@ -22,6 +22,7 @@ import { attempt, type AttemptResult } from './attempt.js';
 import { checkBody, commit } from './commit.js';
 import { isRetryableError, redirectStep, retryStep } from './policy.js';
 import type { TransferContext } from './context.js';
+import { nowMs } from '../clock.js';
 
 /** The run was stopped while this item was under way: it is neither done nor failed. */
 class AbortedError extends Error {
@@ -116,7 +117,7 @@ async function run(item: Item, ctx: TransferContext, result: ItemResult): Promis
       lease.release();
       return new End('failed', maxTimeReached(opts.maxTimeMs).message);
     }
-    const started = performance.now();
+    const started = nowMs();
     try {
       a = await attempt({ item, url, headers, place, resume, partHash, remainingMs }, lease, ctx, result);
     } catch (err) {
@@ -124,7 +125,7 @@ async function run(item: Item, ctx: TransferContext, result: ItemResult): Promis
       if (ctx.signal.aborted) throw new AbortedError();
       failure = err;
     }
-    const took = performance.now() - started;
+    const took = nowMs() - started;
     result.timeMs += took;
     spent += took;
 
@@ -205,7 +206,7 @@ function hasKeys(o: object): boolean {
 
 /** sha256 of a leftover partial file, for an item with a checksum whose download continues it. */
 async function hashPart(part: string): Promise<Hash> {
-  const hash = createHash('sha256');
+  const hash = process.getBuiltinModule('node:crypto').createHash('sha256');
   for await (const chunk of createReadStream(part) as AsyncIterable<Buffer>) hash.update(chunk);
   return hash;
 }

@@ -6,6 +6,7 @@ import cliProgress, { type GenericFormatter, type Options as BarOptions } from '
 import { groupDigits, humanBytes, humanDuration, humanRate } from './format.js';
 import type { Progress, ProgressOptions } from './progress.js';
 import { Sampler, countText, withNewline, type Snapshot } from './snapshot.js';
+import { nowMs } from '../clock.js';
 
 const BAR_REDRAW_MS = 100;
 const RATE_WINDOW_MS = 5000;
@@ -127,12 +128,12 @@ class StatsBar extends cliProgress.SingleBar {
 export function startBar(o: ProgressOptions): Progress {
   const terminal = new BarTerminal(o.stream);
   const sampler = new Sampler(RATE_WINDOW_MS);
-  sampler.seed(o.stats, performance.now());
+  sampler.seed(o.stats, nowMs());
   const color = !o.noColor;
   // cli-progress calls the format function on each timer tick, so the line is rebuilt from the live
   // counters at most 1000/BAR_REDRAW_MS times a second, and only written when it changed.
   const format: GenericFormatter = (_options, params) =>
-    formatBarLine(sampler.snapshot(o.stats, performance.now()), o.noun, params.maxWidth, color);
+    formatBarLine(sampler.snapshot(o.stats, nowMs()), o.noun, params.maxWidth, color);
   const options: BarOptions & { terminal: BarTerminal } = {
     stream: o.stream,
     terminal,

@@ -1,6 +1,6 @@
 // The JSON report of SPEC.md: the summary's counters, then every failure, streamed.
 
-import { randomBytes } from 'node:crypto';
+import { uniqueHex } from '../unique.js';
 import * as fs from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { finished } from 'node:stream/promises';
@@ -89,7 +89,7 @@ export class ReportFile {
     if (st && !st.isFile()) return new ReportFile(path, openForWriting(path), undefined);
     // A name nobody can guess, created exclusively and never through a link: a FILE.tmp symlink
     // planted beside the report must not be followed.
-    const tmp = path.replace(/[^/]*$/, (base) => `.${base}.${randomBytes(6).toString('hex')}.tmp`);
+    const tmp = path.replace(/[^/]*$/, (base) => `.${base}.${uniqueHex(12)}.tmp`);
     const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
     return new ReportFile(path, fs.openSync(tmp, O_WRONLY | O_CREAT | O_EXCL | (O_NOFOLLOW ?? 0), 0o644), tmp);
   }

@@ -5,6 +5,7 @@
 import type { Stats } from '../types.js';
 import { clock, groupDigits, humanBytes, humanDuration, humanRate } from './format.js';
 import { Sampler, countText, withNewline, type Snapshot } from './snapshot.js';
+import { nowMs } from '../clock.js';
 
 export type ProgressMode = 'auto' | 'bar' | 'lines' | 'json' | 'none';
 
@@ -96,8 +97,8 @@ function startLines(o: ProgressOptions, format: (snap: Snapshot) => string, last
   // The rate of a status line covers the interval since the previous line, which is what a
   // reader of the log compares line to line.
   const sampler = new Sampler(interval);
-  sampler.seed(o.stats, performance.now());
-  const line = () => o.stream.write(format(sampler.snapshot(o.stats, performance.now())) + '\n');
+  sampler.seed(o.stats, nowMs());
+  const line = () => o.stream.write(format(sampler.snapshot(o.stats, nowMs())) + '\n');
   const timer = setInterval(line, interval);
   timer.unref();
   let stopped = false;
