@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { appendFileSync, closeSync, existsSync, writeSync, lstatSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, symlinkSync, linkSync, writeFileSync, mkdirSync } from 'node:fs';
+import { appendFileSync, chmodSync, closeSync, existsSync, writeSync, lstatSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, symlinkSync, linkSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DestError, SafeDirs, prepareDest } from '../src/store/dest.js';
@@ -30,18 +30,22 @@ function outsideUnchanged(outside: string): void {
 test('prepareDest: creates DEST, proves it writable, returns the real path', async (t) => {
   const { root } = sandbox(t);
   const dest = join(root, 'new', 'deeper');
-  const real = await prepareDest(dest);
+  const real = prepareDest(dest);
   assert.equal(real, realpathSync(dest));
   assert.ok(lstatSync(join(dest, '.bulkget')).isDirectory());
   assert.equal(lstatSync(join(dest, '.bulkget')).mode & 0o777, 0o700, 'private');
   assert.deepEqual(readdirSync(join(dest, '.bulkget')), ['partial']); // the probe is gone
+  // A .bulkget left readable by others (an older bulkget, a cp -r) is made private again.
+  chmodSync(join(dest, '.bulkget'), 0o755);
+  assert.equal(prepareDest(dest), real);
+  assert.equal(lstatSync(join(dest, '.bulkget')).mode & 0o777, 0o700, 'private again');
 });
 
 test('prepareDest: a path under a regular file throws DestError', async (t) => {
   const { root } = sandbox(t);
   writeFileSync(join(root, 'file'), 'x');
   const dest = join(root, 'file', 'sub');
-  await assert.rejects(prepareDest(dest), (err: unknown) => {
+  assert.throws(() => prepareDest(dest), (err: unknown) => {
     assert.ok(err instanceof DestError);
     assert.equal(err.message, `cannot write to DEST ${dest}: ENOTDIR`);
     return true;
@@ -51,7 +55,7 @@ test('prepareDest: a path under a regular file throws DestError', async (t) => {
 test('prepareDest: a .bulkget symlink out of DEST is refused', async (t) => {
   const { dest, outside } = sandbox(t);
   symlinkSync(outside, join(dest, '.bulkget'));
-  await assert.rejects(prepareDest(dest), DestError);
+  assert.throws(() => prepareDest(dest), DestError);
   outsideUnchanged(outside);
 });
 

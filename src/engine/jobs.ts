@@ -61,7 +61,7 @@ function jobItem(seq: number, item: Item): JobItem {
 }
 
 export async function runJobs(lines: AsyncIterable<RawLine> | Iterable<RawLine>, o: ResolvedOptions, run: EngineRun): Promise<EngineEnd> {
-  const destReal = await prepareDest(o.dest);
+  const destReal = prepareDest(o.dest);
   const lock = await acquireLock(destReal, o.dest, { shard: o.shard });
   const { signal, stop, reason } = stopSwitch(run.signal);
   const waker = new Waker();

@@ -38,7 +38,7 @@ export interface Resources {
 }
 
 export async function openResources(o: ResolvedOptions, stats: Stats): Promise<Resources> {
-  const destReal = await prepareDest(o.dest);
+  const destReal = prepareDest(o.dest);
   // A job of a --jobs run: the run holds the lock for all its jobs.
   const lock = o.internal.lockHeld ? { release: () => undefined } : await acquireLock(destReal, o.dest, { shard: o.shard });
   let state: StateStore;

@@ -1,6 +1,7 @@
 // Who holds a DEST lock, and whether they are still alive (see lock.ts for why three ways).
 
-import { readFile, readlink } from 'node:fs/promises';
+import { readFileSync, readlinkSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -29,15 +30,15 @@ function codeOf(err: unknown): string | undefined {
 
 type Me = Omit<LockRecord, 'sock' | 'token'>;
 
-/** This process as a lock records it. */
-export async function whoAmI(): Promise<Me> {
+/** This process as a lock records it (three small files of /proc, read synchronously). */
+export function whoAmI(): Me {
   let boot = '';
   let ns = '';
   let start = '';
   try {
-    boot = (await readFile('/proc/sys/kernel/random/boot_id', 'utf8')).trim();
-    ns = await readlink('/proc/self/ns/pid');
-    start = startTimeOf(await readFile('/proc/self/stat', 'utf8'));
+    boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    ns = readlinkSync('/proc/self/ns/pid');
+    start = startTimeOf(readFileSync('/proc/self/stat', 'utf8'));
   } catch {
     // Not Linux: the host's name and the minute it booted stand for the kernel.
     boot ||= `${os.hostname()}@${Math.round((Date.now() / 1000 - os.uptime()) / 60)}`;

@@ -16,8 +16,8 @@
 // Why not proper-lockfile: it has only the lease, so a rerun right after a kill -9 waits out the
 // stale time (and exits 2 in a cron job), and it records no owner to name in the message.
 
-import { constants, readFileSync, unlinkSync, utimesSync } from 'node:fs';
-import { link, lstat, mkdir, open, readdir, rename, unlink } from 'node:fs/promises';
+import { closeSync, constants, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { link, open, rename, unlink } from 'node:fs/promises';
 import { uniqueHex } from '../unique.js';
 import type net from 'node:net';
 import { join } from 'node:path';
@@ -66,34 +66,36 @@ function codeOf(err: unknown): string | undefined {
  * hard-linked to the lock name (link fails if the name exists, like O_EXCL), so no other run ever
  * sees a half-written lock. Where hard links are not supported, O_EXCL plus a write.
  */
-async function tryCreate(lockPath: string, content: string): Promise<boolean> {
+function tryCreate(lockPath: string, content: string): boolean {
+  // Synchronous, like prepareDest (dest.ts says what that saves): a run that finds no lock takes
+  // it without a trip through the thread pool.
   const tmp = `${lockPath}.${process.pid}.${uniqueHex(12)}`;
-  const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | O_NOFOLLOW, 0o644);
+  writeNew(tmp, content);
   try {
-    await fh.writeFile(content);
-  } finally {
-    await fh.close();
-  }
-  try {
-    await link(tmp, lockPath);
+    linkSync(tmp, lockPath);
     return true;
   } catch (err) {
     if (codeOf(err) === 'EEXIST') return false;
     if (!['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EXDEV', 'ENOSYS'].includes(codeOf(err) ?? '')) throw err;
   } finally {
-    await unlink(tmp).catch(() => undefined);
+    unlinkQuiet(tmp);
   }
   try {
-    const lf = await open(lockPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | O_NOFOLLOW, 0o644);
-    try {
-      await lf.writeFile(content);
-    } finally {
-      await lf.close();
-    }
+    writeNew(lockPath, content);
     return true;
   } catch (err) {
     if (codeOf(err) === 'EEXIST') return false;
     throw err;
+  }
+}
+
+/** A new file (never an existing one, never through a symlink) holding `content`. */
+function writeNew(path: string, content: string): void {
+  const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | O_NOFOLLOW, 0o644);
+  try {
+    writeFileSync(fd, content);
+  } finally {
+    closeSync(fd);
   }
 }
 
@@ -144,12 +146,12 @@ async function removeStale(lockPath: string, seen: string, dir: string): Promise
 /** Takes DEST's lock or throws LockBusyError naming the run (and host) that holds it. */
 export async function acquireLock(destReal: string, destShown: string, o: LockOptions = {}): Promise<Lock> {
   const dir = join(destReal, '.bulkget');
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  const st = await lstat(dir);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const st = lstatSync(dir);
   if (!st.isDirectory()) throw new Error(`${join(destShown, '.bulkget')} is not a folder`);
   const lockPath = join(dir, o.shard ? `lock-shard-${o.shard.k}-of-${o.shard.n}` : 'lock');
   const staleMs = o.staleMs ?? STALE_MS;
-  const me = await whoAmI();
+  const me = whoAmI();
   const token = uniqueHex(16);
   const listener = await listen(dir, token);
   const record: LockRecord = { ...me, sock: listener?.name ?? '', token };
@@ -161,7 +163,7 @@ export async function acquireLock(destReal: string, destShown: string, o: LockOp
 
   try {
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
-      if (await tryCreate(lockPath, content)) {
+      if (tryCreate(lockPath, content)) {
         const lock = holdLock(lockPath, content, listener, dir, o.renewMs ?? RENEW_MS);
         // Ours now; a run of another kind on this DEST (unsharded against sharded, or another N)
         // must not be under way too. Both sides look after taking their own: one of two that start
@@ -191,8 +193,8 @@ export async function acquireLock(destReal: string, destShown: string, o: LockOp
 const SHARD_LOCK = /^lock-shard-(\d+)-of-(\d+)$/;
 
 /** A live lock on DEST that this run's kind cannot share, if any. */
-async function liveConflict(dir: string, shard: LockOptions['shard'], me: Awaited<ReturnType<typeof whoAmI>>, staleMs: number): Promise<LockRecord | undefined> {
-  const names = (await readdir(dir)).filter((n) => {
+async function liveConflict(dir: string, shard: LockOptions['shard'], me: ReturnType<typeof whoAmI>, staleMs: number): Promise<LockRecord | undefined> {
+  const names = readdirSync(dir).filter((n) => {
     if (n === 'lock') return shard !== undefined;
     const m = SHARD_LOCK.exec(n);
     return m !== null && (shard === undefined || Number(m[2]) !== shard.n);
