@@ -287,3 +287,22 @@ test('control characters from a server or an input line are escaped on the termi
   assert.ok(report.failures.some((f) => f.kind === 'invalid' && f.url === '\\x1b[31mnot a url\\x9b'), JSON.stringify(report.failures));
   assert.ok(report.failures.some((f) => f.kind === 'invalid' && /longer than 1 MiB/.test(f.url)), JSON.stringify(report.failures.map((f) => f.url.slice(0, 60))));
 });
+
+test('204 No Content is an empty file, downloaded (as curl writes it), with or without a Content-Length it should not have', async (t) => {
+  const s = await raw(t);
+  s.file('/plain.bin', { script: [{ raw: 'HTTP/1.1 204 No Content\r\n\r\n', then: 'keep' }] });
+  s.file('/lying.bin', { script: [{ raw: 'HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n', then: 'keep' }] });
+  const after = s.file('/after.bin', { size: 300 });
+  s.file('/proxied.bin', { script: [{ raw: 'HTTP/1.1 203 Non-Authoritative Information\r\nContent-Length: 3\r\n\r\nabc', then: 'keep' }] });
+  const dest = tmp();
+  const r = await fetchAll(['/plain.bin', '/lying.bin', '/after.bin', '/proxied.bin'].map((p) => s.url(p)), { dest, limit: 1, retryDelay: 10 });
+  assert.equal(r.code, 0, JSON.stringify(r.summary.failures));
+  assert.equal(r.summary.counts.downloaded, 4);
+  assert.equal(r.summary.retries, 0);
+  assert.deepEqual(files(dest), ['after.bin', 'lying.bin', 'plain.bin', 'proxied.bin']);
+  assert.equal(readFileSync(path.join(dest, 'plain.bin')).length, 0);
+  assert.equal(readFileSync(path.join(dest, 'lying.bin')).length, 0);
+  assert.deepEqual(readFileSync(path.join(dest, 'after.bin')), after.body);
+  assert.equal(readFileSync(path.join(dest, 'proxied.bin'), 'utf8'), 'abc');
+  assert.deepEqual(partials(dest), []);
+});

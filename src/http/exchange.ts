@@ -241,6 +241,9 @@ class ExchangeHandler implements Dispatcher.DispatchHandler, Watched {
 
   onError(err: unknown): void {
     if (this.settled) return;
+    // A 204 has no body (RFC 9110 15.3.5), but undici holds it to a Content-Length the server
+    // should not have sent and calls the answer cut short: it is complete (and the socket gone).
+    if (this.head?.status === 204 && (err as { code?: string })?.code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH') return this.onComplete();
     this.settle();
     // Our own abort comes back wrapped by undici at times: report it as we made it.
     if (this.expired) err = this.expired;

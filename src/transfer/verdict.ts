@@ -1,6 +1,6 @@
 // What one response head means for the item, decided once per head: a pure function of the
 // status, the headers and what was asked, so every answer a server can give is a row in a table
-// test (test/policies.test.ts) rather than a path through the transfer loop.
+// test (test/verdict.test.ts) rather than a path through the transfer loop.
 
 import { RETRYABLE_STATUS, parseRetryAfter, seconds } from './policy.js';
 
@@ -70,10 +70,13 @@ export function classify(status: number, h: ResponseHeaders, asked: Asked, now =
   }
   if (status === 404 || status === 410) return { kind: 'final', outcome: 'notFound', reason: `HTTP ${status}` };
   if (status === 416 && asked.resume) return { kind: 'restart' };
-  if (status !== 200 && status !== 206) return { kind: 'final', outcome: 'failed', reason: `HTTP ${status}` };
+  // 203 is a 200 that a proxy changed; 204 says the file is empty (it has no body, whatever a
+  // Content-Length says): an empty file, downloaded, as curl writes one. Any other status is not
+  // the file.
+  if (status !== 200 && status !== 203 && status !== 204 && status !== 206) return { kind: 'final', outcome: 'failed', reason: `HTTP ${status}` };
 
   const lengthHeader = header(h, 'content-length');
-  const bodyLength = lengthHeader !== undefined && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : -1;
+  const bodyLength = status === 204 ? 0 : lengthHeader !== undefined && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : -1;
   let offset = 0;
   let expectedTotal = bodyLength;
   if (status === 206) {
