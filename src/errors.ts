@@ -52,6 +52,8 @@ const MESSAGES: Record<string, string> = {
   UND_ERR_HEADERS_TIMEOUT: 'timed out waiting for the response',
   UND_ERR_BODY_TIMEOUT: 'timed out waiting for body bytes',
   UND_ERR_RES_CONTENT_LENGTH_MISMATCH: 'body cut short: the connection ended before Content-Length bytes',
+  // 16 KiB: MAX_HEAD_BYTES in engine/setup.ts.
+  UND_ERR_HEADERS_OVERFLOW: 'the response head is larger than 16 KiB',
   CERT_HAS_EXPIRED: 'TLS certificate has expired (use -k to ignore)',
   DEPTH_ZERO_SELF_SIGNED_CERT: 'self-signed TLS certificate (use -k to ignore)',
   SELF_SIGNED_CERT_IN_CHAIN: 'self-signed TLS certificate in chain (use -k to ignore)',

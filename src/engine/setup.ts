@@ -19,7 +19,7 @@ import { SmallFileWriter } from '../store/writer.js';
 import { BodyBudget } from '../store/sink.js';
 import type { ResolvedOptions } from './options.js';
 
-/** The most a response head may take: Node's own default, which undici would otherwise read. */
+/** The most a response head may take: Node's own default, which undici would otherwise read (errors.ts names it). */
 const MAX_HEAD_BYTES = 16 * 1024;
 
 export interface Resources {
