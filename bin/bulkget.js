@@ -34,9 +34,9 @@ if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
   const { join } = require('node:path');
   process.stdout.write(`${JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')).version}\n`);
 } else {
-  // Node 22+ keeps the compiled code of what is loaded after this on disk for the next run, the
-  // bundle included when bundle-loader.js finds no cache of its own that fits (so it must be on
-  // before the bundle loads). The CLI's choice for its own process, never the library's.
+  // Node 22+ keeps the compiled code of modules loaded after this on disk for the next run (the
+  // --jobs threads' modules; the bundle has a cache of its own, bundle-loader.js). The CLI's
+  // choice for its own process, never the library's.
   require('node:module').enableCompileCache?.();
   require('./bundle-loader.js').start();
 }

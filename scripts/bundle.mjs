@@ -1,5 +1,5 @@
 // The CLI as one file: dist/bulkget.cjs, bundled by esbuild from what tsc wrote to dist/ (npm run
-// build runs this after tsc), then its V8 code cache (scripts/code-cache.cjs). The library keeps
+// build runs this after tsc), then its V8 code caches (scripts/code-cache.cjs). The library keeps
 // its own files (dist/index.js and the rest); only the executable uses the bundle.
 //
 // Why one file: loading the CLI as ~80 ES modules of ours plus commander's and undici's CommonJS
@@ -14,7 +14,7 @@
 import { build } from 'esbuild';
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -111,19 +111,21 @@ const code = Buffer.from(result.outputFiles[0].contents);
 const id = createHash('sha256').update(code).digest('hex').slice(0, 32);
 writeFileSync(`${root}/${OUT}`, Buffer.concat([code, Buffer.from(`//# bulkget-build=${id}\n`)]));
 
-// The code cache: a run of the CLI under the shebang's flags (V8 refuses a cache made under other
-// flags). Without it the CLI works as well, only slower to start; so a failure here is a warning.
-const cacheFile = `${root}/${OUT}.cache`;
-rmSync(cacheFile, { force: true });
+// The code caches: a run of the CLI under the shebang's flags (V8 refuses a cache made under
+// other flags), and one under none, for `node bin/bulkget.js`. Without them the CLI works as
+// well, only slower to start (and it makes one in the user's cache folder); so a failure here is
+// a warning.
+for (const f of readdirSync(`${root}/dist`)) if (/^code-[0-9a-f]+\.cache$/.test(f)) rmSync(`${root}/dist/${f}`);
 const shebang = readFileSync(`${root}/bin/bulkget.js`, 'utf8').split('\n')[0];
 const flags = shebang.split(' node ')[1]?.trim().split(/\s+/) ?? [];
-const warm = spawnSync(process.execPath, [...flags, 'scripts/code-cache.cjs'], {
-  cwd: root,
-  encoding: 'utf8',
-  timeout: 30_000,
-  env: { ...process.env, MALLOC_ARENA_MAX: '1' },
-});
-if (warm.status !== 0) {
-  rmSync(cacheFile, { force: true });
-  process.stderr.write(`scripts/bundle.mjs: no code cache (the CLI starts ~20 ms slower): ${(warm.stderr || warm.error?.message || '').trim().split('\n')[0]}\n`);
+for (const execArgv of [flags, []]) {
+  const warm = spawnSync(process.execPath, [...execArgv, 'scripts/code-cache.cjs'], {
+    cwd: root,
+    encoding: 'utf8',
+    timeout: 30_000,
+    env: { ...process.env, MALLOC_ARENA_MAX: '1' },
+  });
+  if (warm.status !== 0) {
+    process.stderr.write(`scripts/bundle.mjs: no code cache for \`node ${execArgv.join(' ')}\` (the CLI starts ~20 ms slower): ${(warm.stderr || warm.error?.message || '').trim().split('\n')[0]}\n`);
+  }
 }

@@ -1,7 +1,7 @@
-// Makes dist/bulkget.cjs.cache, the V8 code cache bin/bundle-loader.js loads the CLI with: one real
-// run of the CLI (one small file from a server in this process, into a temporary folder), then the
+// Makes dist/code-*.cache, a V8 code cache bin/bundle-loader.js loads the CLI with: one real run
+// of the CLI (one small file from a server in this process, into a temporary folder), then the
 // compiled code of every function that run called. scripts/bundle.mjs runs this under the
-// shebang's V8 flags, as a cache made under other flags is refused.
+// shebang's V8 flags and under none, as a cache made under other flags is refused.
 'use strict';
 const fs = require('node:fs');
 const http = require('node:http');
@@ -20,7 +20,7 @@ server.listen(0, '127.0.0.1', () => {
   process.on('exit', (code) => {
     fs.rmSync(dest, { recursive: true, force: true });
     // Only after a run that worked: the functions of a failure path are not what users run.
-    if (code === 0) fs.writeFileSync(loader.CACHE, Buffer.concat([Buffer.from(`${key}\n`, 'latin1'), script.createCachedData()]));
+    if (code === 0 && !loader.writeCache(script, key, loader.BUILT_DIR, { own: false })) process.exitCode = 1;
   });
   process.argv = [process.argv[0], path.join(__dirname, '..', 'bin', 'bulkget.js'), '-q', '-d', dest, `http://127.0.0.1:${server.address().port}/w.bin`];
   run();

@@ -8,8 +8,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import http2 from 'node:http2';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { createRequire } from 'node:module';
 import { ROOT, collect, type CliResult } from './helpers/cli.js';
 import { bodyFor, startServer } from './helpers/server.js';
 import { tempDirs } from './helpers/tmp.js';
@@ -146,8 +147,12 @@ test('bundle: a one-URL run loads no built-in module it does not use (each costs
   assert.deepEqual(unwanted.filter((m) => loaded.has(m)), []);
 });
 
-/** In the package at `root`, under the shebang's flags: is a cache found for its bundle, and does V8 take it? */
-async function probeCache(root: string, dir: string): Promise<{ given: boolean; rejected?: boolean }> {
+const loader = createRequire(import.meta.url)('../bin/bundle-loader.js') as { cacheFile: (dir: string, version: string, arch: string, execArgv: string[]) => string };
+/** The build's cache for this Node under `execArgv`, in the package at `root`. */
+const builtCache = (execArgv: string[], root = ROOT) => loader.cacheFile(path.join(root, 'dist'), process.version, process.arch, execArgv);
+
+/** In the package at `root`, under `flags`: is a cache found for its bundle, and does V8 take it? */
+async function probeCache(root: string, dir: string, env: NodeJS.ProcessEnv = process.env, flags = SHEBANG_FLAGS): Promise<{ given: boolean; rejected?: boolean }> {
   const probe = path.join(dir, 'probe.cjs');
   writeFileSync(
     probe,
@@ -156,24 +161,36 @@ const src = require('node:fs').readFileSync(l.BUNDLE, 'utf8');
 const data = l.cachedDataFor(src);
 process.stdout.write(JSON.stringify(data ? { given: true, rejected: l.compile(src, data).script.cachedDataRejected } : { given: false }));\n`,
   );
-  const r = await collect(spawn(process.execPath, [...SHEBANG_FLAGS, probe], { stdio: ['ignore', 'pipe', 'pipe'] }));
+  const r = await collect(spawn(process.execPath, [...flags, probe], { env, stdio: ['ignore', 'pipe', 'pipe'] }));
   assert.equal(r.code, 0, r.stderr);
   return JSON.parse(r.stdout) as { given: boolean; rejected?: boolean };
 }
 
-test('bundle: the code cache the build made is for this Node and these flags, and V8 takes it', { skip }, async () => {
-  const cache = readFileSync(`${BUNDLE}.cache`);
-  const key = cache.subarray(0, cache.indexOf(10)).toString('latin1');
+/** A copy of the package's executable parts, with `cache` (or none) as the build's cache. */
+function packageCopy(cache: Buffer | null): string {
+  const pkg = tmp();
+  for (const f of ['package.json', 'bin/bulkget.js', 'bin/bundle-loader.js', 'bin/package.json', 'dist/bulkget.cjs']) {
+    mkdirSync(path.dirname(path.join(pkg, f)), { recursive: true });
+    copyFileSync(path.join(ROOT, f), path.join(pkg, f));
+  }
+  if (cache) writeFileSync(builtCache(SHEBANG_FLAGS, pkg), cache);
+  return pkg;
+}
+
+test('bundle: the code caches the build made are for this Node, under the shebang flags and under none, and V8 takes them', { skip }, async () => {
   const build = /\/\/# bulkget-build=([0-9a-f]+)\n$/.exec(readFileSync(BUNDLE, 'utf8'))?.[1];
-  assert.equal(key, `bulkget-code-cache 1 ${build} ${process.version} ${process.arch} ${SHEBANG_FLAGS.join(' ')}`);
-  assert.deepEqual(await probeCache(ROOT, tmp()), { given: true, rejected: false });
+  for (const flags of [SHEBANG_FLAGS, []]) {
+    const cache = readFileSync(builtCache(flags));
+    assert.equal(cache.subarray(0, cache.indexOf(10)).toString('latin1'), `bulkget-code-cache 1 ${build} ${process.version} ${process.arch} ${flags.join(' ')}`);
+    assert.deepEqual(await probeCache(ROOT, tmp(), { ...process.env, XDG_CACHE_HOME: tmp() }, flags), { given: true, rejected: false }, flags.join(' '));
+  }
 });
 
 test('bundle: a cache that is garbage, of another build, or missing: the CLI runs from source, right', { skip }, async (t) => {
   const s = await startServer();
   t.after(() => s.close());
   const build = /\/\/# bulkget-build=([0-9a-f]+)\n$/.exec(readFileSync(BUNDLE, 'utf8'))![1]!;
-  const real = readFileSync(`${BUNDLE}.cache`);
+  const real = readFileSync(builtCache(SHEBANG_FLAGS));
   const key = real.subarray(0, real.indexOf(10)).toString('latin1');
   const cases: Array<[string, Buffer | null, { given: boolean; rejected?: boolean }]> = [
     ['garbage under the right key', Buffer.concat([Buffer.from(`${key}\n`, 'latin1'), Buffer.alloc(4096, 0x5a)]), { given: true, rejected: true }],
@@ -181,17 +198,45 @@ test('bundle: a cache that is garbage, of another build, or missing: the CLI run
     ['none', null, { given: false }],
   ];
   for (const [what, cache, expected] of cases) {
-    // A copy of the package's executable parts, with that cache beside the bundle.
-    const pkg = tmp();
-    for (const f of ['package.json', 'bin/bulkget.js', 'bin/bundle-loader.js', 'bin/package.json', 'dist/bulkget.cjs']) {
-      mkdirSync(path.dirname(path.join(pkg, f)), { recursive: true });
-      copyFileSync(path.join(ROOT, f), path.join(pkg, f));
-    }
-    if (cache) writeFileSync(path.join(pkg, 'dist/bulkget.cjs.cache'), cache);
-    assert.deepEqual(await probeCache(pkg, tmp()), expected, what);
+    const pkg = packageCopy(cache);
+    const env = { ...process.env, XDG_CACHE_HOME: tmp() };
+    assert.deepEqual(await probeCache(pkg, tmp(), env), expected, what);
     const dest = tmp();
-    const r = await collect(spawn(path.join(pkg, 'bin/bulkget.js'), ['-q', '-d', dest, s.url('/file/c.bin?size=5000')], { stdio: ['ignore', 'pipe', 'pipe'] }));
+    const r = await collect(spawn(path.join(pkg, 'bin/bulkget.js'), ['-q', '-d', dest, s.url('/file/c.bin?size=5000')], { env, stdio: ['ignore', 'pipe', 'pipe'] }));
     assert.equal(r.code, 0, `${what}: ${r.stderr}`);
     assert.deepEqual(readFileSync(path.join(dest, 'c.bin')), bodyFor('c.bin', 5000), what);
   }
+});
+
+test('bundle: with no build cache for this Node, a run that ends well leaves one for the user, in a folder of their own only', { skip }, async (t) => {
+  const s = await startServer();
+  t.after(() => s.close());
+  const pkg = packageCopy(null);
+  const run = async (env: NodeJS.ProcessEnv, name: string) => {
+    const dest = tmp();
+    const r = await collect(spawn(path.join(pkg, 'bin/bulkget.js'), ['-q', '-d', dest, s.url(`/file/${name}?size=700`)], { env, stdio: ['ignore', 'pipe', 'pipe'] }));
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(readFileSync(path.join(dest, name)), bodyFor(name, 700));
+  };
+  const home = tmp();
+  const env = { ...process.env, XDG_CACHE_HOME: home };
+  assert.deepEqual(await probeCache(pkg, tmp(), env), { given: false });
+  await run(env, 'u1.bin');
+  const made = readdirSync(path.join(home, 'bulkget'));
+  assert.equal(made.length, 1, made.join());
+  assert.match(made[0]!, /^code-[0-9a-f]{8}\.cache$/);
+  assert.equal(statSync(path.join(home, 'bulkget')).mode & 0o777, 0o700);
+  assert.equal(statSync(path.join(home, 'bulkget', made[0]!)).mode & 0o777, 0o600);
+  assert.deepEqual(await probeCache(pkg, tmp(), env), { given: true, rejected: false });
+  await run(env, 'u2.bin'); // from the user's cache now
+  // A cache folder others may write in holds code nobody should run: neither read nor written.
+  const shared = tmp();
+  mkdirSync(path.join(shared, 'bulkget'), { mode: 0o700 });
+  copyFileSync(path.join(home, 'bulkget', made[0]!), path.join(shared, 'bulkget', made[0]!));
+  chmodSync(path.join(shared, 'bulkget'), 0o777);
+  const sharedEnv = { ...process.env, XDG_CACHE_HOME: shared };
+  assert.deepEqual(await probeCache(pkg, tmp(), sharedEnv), { given: false });
+  rmSync(path.join(shared, 'bulkget', made[0]!));
+  await run(sharedEnv, 'u3.bin');
+  assert.deepEqual(readdirSync(path.join(shared, 'bulkget')), []);
 });

@@ -4,8 +4,16 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+// The executable keeps a code cache in the user's cache folder when the build's does not fit
+// (bin/bundle-loader.js): the suites' runs keep theirs in a folder of this test file's own.
+const CACHE_HOME = mkdtempSync(path.join(tmpdir(), 'bulkget-cache-home-'));
+process.env.XDG_CACHE_HOME = CACHE_HOME;
+process.on('exit', () => rmSync(CACHE_HOME, { recursive: true, force: true }));
 const MAIN = path.join(ROOT, 'src/cli/main.ts');
 // Resolved here, so the CLI can run with any working directory (tsx is not found from /tmp).
 export const TSX = import.meta.resolve('tsx');
