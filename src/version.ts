@@ -1,7 +1,7 @@
 // The package's version and the files it ships, found from the package root.
 //
 // This module sits one folder below the root in every form the code runs in: src/ (tsx, the
-// tests), dist/ (the library) and dist/bulkget.js (the CLI's single-file bundle, which keeps
+// tests), dist/ (the library) and dist/bulkget.cjs (the CLI's single-file bundle, which keeps
 // this module's import.meta.url as its own). So every shipped file is looked up here, never
 // relative to a module that a bundle moves.
 
