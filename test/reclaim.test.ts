@@ -106,20 +106,20 @@ test('reclaimIfGrown: a full collection once external memory grew more than 4 Mi
   assert.equal(held.length, 2);
 });
 
-test('watchMemory: a full collection once the heap grew more than 8 MiB, none while it stays', async () => {
+// A forced full collection deoptimises the code that holds objects it finds dead, so heap growth
+// alone is left to V8's own schedule (memory.ts says what that was measured to save).
+test('watchMemory: no forced full collection when only the heap grows (no external memory)', async () => {
   const majors = await forcedMajorCounter();
   const stop = watchMemory(() => 0);
   let held: Array<{ i: number; s: string }> = [];
   try {
     await wait(120);
     const idle = majors.count();
-    // Plain objects on the heap, no external memory: ~20 MiB.
+    // Plain objects on the heap, no external memory: ~20 MiB, more than the 8 MiB that once
+    // forced a collection.
     held = Array.from({ length: 400_000 }, (_, i) => ({ i, s: `item ${i}` }));
-    await wait(120);
-    assert.ok(majors.count() > idle, `forced full collections: ${idle} while idle, ${majors.count()} after the heap grew`);
-    const after = majors.count();
-    await wait(120);
-    assert.equal(majors.count(), after, 'none more while the heap stays as it is');
+    await wait(300);
+    assert.equal(majors.count(), idle, `forced full collections: ${idle} while idle, ${majors.count()} after the heap grew`);
   } finally {
     stop();
     majors.stop();

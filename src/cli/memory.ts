@@ -37,9 +37,7 @@ export function collectGarbage(type: 'major' | 'minor' = 'major'): void {
 }
 
 const EXTERNAL_SLACK = 4 << 20;
-const HEAP_SLACK = 8 << 20;
 let externalBase = -1;
-let heapBase = -1;
 
 /**
  * A full collection once external memory (ArrayBuffers) has grown by 4 MiB since the last one;
@@ -58,22 +56,18 @@ export function reclaimIfGrown(): void {
 
 function collectNow(): void {
   collectGarbage('major');
-  const after = heap();
-  externalBase = after.external_memory;
-  heapBase = after.used_heap_size;
+  externalBase = heap().external_memory;
 }
 
-/**
- * A full collection once the heap has grown by 8 MiB since the last one: V8's own schedule, which
- * the shebang's --initial-old-space-size=48 put off to 48 MiB. 10,000 x 4 KiB (which gain nothing
- * from the flag) peaked at 111 MiB with the flag instead of 86, and --jobs 2 at 171 instead of
- * 139; with this looked at every 25 ms, 87 and 139.
- */
-function reclaimIfHeapGrew(): void {
-  const used = heap().used_heap_size;
-  if (heapBase < 0 || used < heapBase) heapBase = used;
-  else if (used - heapBase > HEAP_SLACK) collectNow();
-}
+// Not done any more: a full collection whenever the heap grew by 8 MiB. Every full collection
+// throws away optimised code that holds an object it found dead ("weak objects" in
+// --trace-deopt: ~600 functions deoptimised and compiled again in 100,000 x 4 KiB, where it ran
+// 46 of them), so TurboFan never stopped compiling. Measured 2026-12-02, 5 interleaved rounds, Node
+// 20.20, -l 64: 100,000 x 4 KiB 6.85 -> 5.68 s, 8.69 -> 6.95 CPU s, peak 89 -> 114 MiB; 10,000
+// with --jobs 2 2.02 -> 1.66 s, 136 -> 148 MiB; a million 16-byte files 108 -> 82 s, 150 -> 111
+// CPU s, 27.7 -> 27.5 bytes per item over 10,000; 200 x 1 MiB and 2 x 512 MiB within noise. V8's
+// own schedule (put off to ~46 MiB by the shebang's --initial-old-space-size=48) keeps the heap
+// under 150 MiB, the issue's bound.
 
 const EXTERNAL_EVERY = 10;
 // How often the byte counter is looked at, and after how many bytes received a minor GC runs.
@@ -81,8 +75,8 @@ const LOOK_EVERY_MS = 25;
 const MINOR_EVERY_BYTES = 16 << 20;
 
 /**
- * A minor collection after every 16 MiB received, and a full one when external memory or the heap
- * has grown, looked at on a timer. The minor GC frees the Buffers of body chunks already written, which V8
+ * A minor collection after every 16 MiB received, and a full one when external memory has grown,
+ * looked at on a timer. The minor GC frees the Buffers of body chunks already written, which V8
  * otherwise keeps until its own schedule comes round. Measured (3-8 interleaved runs, MALLOC_ARENA_MAX=1
  * and the shebang's flags): on Node 24.21, 2 x 512 MiB peaked at 146 MiB RSS without it (V8 13
  * ran 8 scavenges in the whole run) and 110 with it, in 1.4-1.6 s instead of 1.6 (CPU 1.9-2.2 s
@@ -103,7 +97,6 @@ export function watchMemory(bytesReceived: () => number): () => void {
     // External memory only every 10th time: looked at every 25 ms, a stream of bodies (whose
     // promoted socket reads grow it 4 MiB in less) ran a full collection every 40 ms again.
     if (++tick % EXTERNAL_EVERY === 0) reclaimIfGrown();
-    reclaimIfHeapGrew();
   }, LOOK_EVERY_MS);
   timer.unref();
   return () => clearInterval(timer);
