@@ -13,7 +13,7 @@ import { countFiles, ensureCorpus, verifyOutput } from './corpus.mjs';
 import { haveGnuTime, killAllRuns, measure } from './measure.mjs';
 import { failureLines, median, workloadTable } from './report.mjs';
 import { startServer } from './server.mjs';
-import { makeTools } from './tools.mjs';
+import { makeTools, shimEnv } from './tools.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoDir = path.resolve(here, '..');
@@ -284,14 +284,16 @@ function versionBench(n, { port, workDir }) {
   }
   // Node 20 reads the certificates NODE_EXTRA_CA_CERTS names as every process starts (Node 24 when
   // TLS first needs them): ~45 ms of `node -e 0` on the bench machine, where the sandbox sets it.
-  // A row without it tells that cost apart from bulkget's; the checks stay on the environment as is.
+  // bulkget's shebang hands the variable over to bulkget instead (src/http/trust.ts), but `node -e
+  // 0` pays it: a row without it tells that cost apart; the checks stay on the environment as is.
   if (process.env.NODE_EXTRA_CA_CERTS) {
     runtimes.push({ label: `node ${process.version}, NODE_EXTRA_CA_CERTS unset`, node: null, unset: 'NODE_EXTRA_CA_CERTS', diagnostic: true });
   }
   const url = `http://127.0.0.1:${port}/small/f00000.bin`;
   let k = 0;
-  const envFor = (rt) => {
-    const env = { ...process.env, MALLOC_ARENA_MAX: '1' };
+  // Through the shebang (rt.node null) env applies it itself; another node gets what it would give.
+  const envFor = (rt, floor = false) => {
+    const env = rt.node === null || floor ? { ...process.env } : shimEnv(process.env);
     if (rt.unset) delete env[rt.unset];
     return env;
   };
@@ -326,7 +328,7 @@ function versionBench(n, { port, workDir }) {
     time(rt, oneUrl());
     const floorRuns = Array.from({ length: Math.min(n, 10) }, () => {
       const t0 = process.hrtime.bigint();
-      spawnSync(rt.node ?? process.execPath, ['-e', '0'], { env: envFor(rt) });
+      spawnSync(rt.node ?? process.execPath, ['-e', '0'], { env: envFor(rt, true) });
       return Number(process.hrtime.bigint() - t0) / 1e6;
     });
     const res = { label: rt.label, diagnostic: Boolean(rt.diagnostic), version: series(rt, ['--version'], n), oneUrl: series(rt, oneUrl, n), nodeFloorMs: median(floorRuns) };

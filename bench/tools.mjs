@@ -30,6 +30,16 @@ function aiohttpPython() {
 }
 
 /**
+ * The environment bin/bulkget.js's shebang gives node: MALLOC_ARENA_MAX=1, and NODE_EXTRA_CA_CERTS
+ * handed to bulkget as BULKGET_DEFERRED_CA_CERTS (so that Node 20 does not read it at start).
+ */
+export function shimEnv(env) {
+  const out = { ...env, MALLOC_ARENA_MAX: '1', BULKGET_DEFERRED_CA_CERTS: env.NODE_EXTRA_CA_CERTS ?? '' };
+  delete out.NODE_EXTRA_CA_CERTS;
+  return out;
+}
+
+/**
  * bulkget under another Node.js (NODE24: a node binary, e.g. from `npx -p node@24`): the same
  * shim with the shebang's flags and environment, so the two columns differ only in the runtime.
  */
@@ -40,7 +50,7 @@ function bulkgetOn(repoDir, name, node) {
     name,
     available: () => Boolean(node && fs.existsSync(node)),
     version: () => `bulkget on node ${firstLine(spawnSync(node, ['--version'], { encoding: 'utf8' }).stdout)}`,
-    env: { ...process.env, MALLOC_ARENA_MAX: '1' },
+    env: shimEnv(process.env),
     command: (wl, out, ctx) => ({
       cmd: node,
       args: [

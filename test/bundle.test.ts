@@ -121,6 +121,29 @@ test('bundle: HTTPS from a server that also offers h2: http/1.1 is what is asked
   assert.match(refused.stderr, /certificate/i);
 });
 
+test('bundle: NODE_EXTRA_CA_CERTS is handed to bulkget by the shebang (Node 20 does not read it at start) and still trusted', { skip }, async (t) => {
+  const server = http2.createSecureServer({ key: TEST_KEY, cert: TEST_CERT, allowHTTP1: true }, (req, res) => res.end(`trusted ${req.url}`));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => server.close());
+  const url = `https://127.0.0.1:${(server.address() as { port: number }).port}/t.txt`;
+  const dir = tmp();
+  const ca = path.join(dir, 'ca.pem');
+  writeFileSync(ca, TEST_CERT);
+  // What node was started with, seen before any of bulkget's code runs.
+  const seen = path.join(dir, 'env.json');
+  const preload = path.join(dir, 'env.cjs');
+  writeFileSync(preload, `require('node:fs').writeFileSync(${JSON.stringify(seen)}, JSON.stringify({ node: process.env.NODE_EXTRA_CA_CERTS ?? null, deferred: process.env.BULKGET_DEFERRED_CA_CERTS ?? null }));\n`);
+  const dest = path.join(dir, 'dest');
+  const child = spawn(BIN, ['-q', '-r', '0', '-d', dest, url], {
+    env: { ...process.env, NODE_EXTRA_CA_CERTS: ca, NODE_OPTIONS: `--require ${preload}`, XDG_CONFIG_HOME: '/nonexistent/bulkget-tests', BULKGET_OPTIONS: '' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const r = await collect(child);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(readFileSync(path.join(dest, 't.txt'), 'utf8'), 'trusted /t.txt');
+  assert.deepEqual(JSON.parse(readFileSync(seen, 'utf8')), { node: null, deferred: ca });
+});
+
 // The V8 flags of the shebang, as the executable runs under them.
 const SHEBANG_FLAGS = readFileSync(BIN, 'utf8').split('\n')[0]!.split(' node ')[1]!.trim().split(/\s+/);
 

@@ -60,6 +60,9 @@ export function configOf(o: Opts, env: NodeJS.ProcessEnv): Config {
     headers,
     userAgent: o.userAgent as string | undefined,
     insecure: Boolean(o.insecure),
+    // NODE_EXTRA_CA_CERTS, handed over by the shebang so that Node 20 does not read it at start
+    // (bin/bulkget.js, src/http/trust.ts).
+    extraCaCerts: env.BULKGET_DEFERRED_CA_CERTS || undefined,
     proxy: o.proxy as string | undefined,
     locationTrusted: Boolean(o.locationTrusted),
     netrc: (o.netrcFile as string | undefined) ?? (o.netrc ? true : undefined),

@@ -55,6 +55,11 @@ export interface DownloadOptions {
   userAgent?: string;
   /** Do not verify TLS certificates. Default false. */
   insecure?: boolean;
+  /**
+   * A PEM file of certificates to trust besides Node's bundled roots, read at the first https
+   * connection: what NODE_EXTRA_CA_CERTS does (which Node itself still honours as well).
+   */
+  extraCaCerts?: string;
   /** An http:// proxy for every request; default HTTP_PROXY / HTTPS_PROXY / NO_PROXY from `env`. */
   proxy?: string;
   /** Send credentials to the other hosts a redirect names (curl --location-trusted). Default false. */
@@ -108,6 +113,7 @@ export interface ResolvedOptions {
   connectTimeoutMs: number;
   timeoutMs: number;
   insecure: boolean;
+  extraCaCerts?: string;
   proxy?: string;
   shard?: Shard;
   progressIntervalMs: number;
@@ -215,6 +221,7 @@ export function resolveOptions(o: DownloadOptions = {}, internal: Internal = {})
     connectTimeoutMs: Math.max(1, ms('--connect-timeout', o.connectTimeout, 10_000)),
     timeoutMs: Math.max(1, ms('--timeout', o.timeout, 30_000)),
     insecure: Boolean(o.insecure),
+    extraCaCerts: o.extraCaCerts || undefined,
     proxy: o.proxy,
     shard,
     progressIntervalMs: ms('progressInterval', o.progressInterval, 1000),

@@ -71,7 +71,7 @@ export async function openResources(o: ResolvedOptions, stats: Stats): Promise<R
     makeClient: (origin) => {
       const proxy = proxyOf(origin);
       return new Client(clientOrigin(origin, proxy), {
-        connect: makeConnector({ origin, timeoutMs: o.connectTimeoutMs, insecure: o.insecure, proxy, lenient: () => lenient.has(origin), lookup }),
+        connect: makeConnector({ origin, timeoutMs: o.connectTimeoutMs, insecure: o.insecure, extraCaCerts: o.extraCaCerts, proxy, lenient: () => lenient.has(origin), lookup }),
         headersTimeout: o.timeoutMs,
         bodyTimeout: o.timeoutMs,
         pipelining: 1,

@@ -10,6 +10,7 @@ import type tls from 'node:tls';
 import type { buildConnector as BuildConnector } from 'undici';
 import { buildConnector } from './undici.js';
 import { foldRepeatedLengths } from './lenient.js';
+import { extraTrust } from './trust.js';
 
 /** Picks the proxy for a target: --proxy wins, else HTTP(S)_PROXY unless NO_PROXY matches. */
 export function proxyFor(target: URL, explicit: string | undefined, env: Record<string, string | undefined>): URL | undefined {
@@ -62,6 +63,8 @@ interface ConnectorOptions {
   lenient: () => boolean;
   /** The run's DNS cache (dns.ts). */
   lookup?: LookupFunction;
+  /** A PEM file of certificates to trust besides Node's roots (trust.ts). */
+  extraCaCerts?: string;
 }
 
 type Callback = (err: Error | null, socket: net.Socket | tls.TLSSocket | null) => void;
@@ -72,12 +75,20 @@ export function makeConnector(o: ConnectorOptions): BuildConnector.connector {
   if (!o.proxy || target.protocol === 'http:') {
     // Direct, or absolute form to an http proxy (the Client's origin is then the proxy itself,
     // see clientOrigin): undici's own connector.
-    const connect = buildConnector({ timeout: o.timeoutMs, rejectUnauthorized: !o.insecure, ...(o.lookup ? { lookup: o.lookup } : {}) });
-    return ((opts: BuildConnector.Options, callback: Callback) =>
-      connect(opts, (err, socket) => {
+    const base = { timeout: o.timeoutMs, rejectUnauthorized: !o.insecure, ...(o.lookup ? { lookup: o.lookup } : {}) };
+    // The extra certificates are read at this endpoint's first connection, not before.
+    const trusted = o.extraCaCerts !== undefined && !o.insecure && target.protocol === 'https:';
+    let connect: BuildConnector.connector | undefined = trusted ? undefined : buildConnector(base);
+    return ((opts: BuildConnector.Options, callback: Callback) => {
+      if (!connect) {
+        const secureContext = extraTrust(o.extraCaCerts!);
+        connect = buildConnector(secureContext ? { ...base, secureContext } : base);
+      }
+      return connect(opts, (err, socket) => {
         if (socket && o.lenient()) foldRepeatedLengths(socket as net.Socket);
         (callback as (e: Error | null, s: unknown) => void)(err, socket);
-      })) as unknown as BuildConnector.connector;
+      });
+    }) as unknown as BuildConnector.connector;
   }
   const proxy = o.proxy;
   return ((_opts: unknown, callback: Callback) => {
@@ -143,6 +154,7 @@ function tunnel(proxy: URL, target: URL, o: ConnectorOptions, callback: Callback
       servername: net.isIP(target.hostname) ? undefined : target.hostname,
       rejectUnauthorized: !o.insecure,
       ALPNProtocols: ['http/1.1'],
+      ...(o.extraCaCerts !== undefined && !o.insecure ? { secureContext: extraTrust(o.extraCaCerts) } : {}),
     });
     secure.once('secureConnect', () => finish(null, secure));
     secure.once('error', (err) => finish(err, null));
