@@ -126,3 +126,23 @@ test('watchMemory: no forced full collection when only the heap grows (no extern
   }
   assert.equal(held.length, 400_000);
 });
+
+test('watchMemory with heapSlack (the --jobs threads): a full collection once the heap grew more than that, none while it stays', async () => {
+  const majors = await forcedMajorCounter();
+  const stop = watchMemory(() => 0, { heapSlack: 8 * MiB });
+  let held: Array<{ i: number; s: string }> = [];
+  try {
+    await wait(120);
+    const idle = majors.count();
+    held = Array.from({ length: 400_000 }, (_, i) => ({ i, s: `item ${i}` }));
+    await wait(120);
+    assert.ok(majors.count() > idle, `forced full collections: ${idle} while idle, ${majors.count()} after the heap grew`);
+    const after = majors.count();
+    await wait(120);
+    assert.equal(majors.count(), after, 'none more while the heap stays as it is');
+  } finally {
+    stop();
+    majors.stop();
+  }
+  assert.equal(held.length, 400_000);
+});

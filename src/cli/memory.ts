@@ -59,7 +59,8 @@ function collectNow(): void {
   externalBase = heap().external_memory;
 }
 
-// Not done any more: a full collection whenever the heap grew by 8 MiB. Every full collection
+// Not done in the main process any more: a full collection whenever the heap grew by 8 MiB (the
+// --jobs threads still do it, see setupJob). Every full collection
 // throws away optimised code that holds an object it found dead ("weak objects" in
 // --trace-deopt: ~600 functions deoptimised and compiled again in 100,000 x 4 KiB, where it ran
 // 46 of them), so TurboFan never stopped compiling. Measured 2026-12-02, 5 interleaved rounds, Node
@@ -68,6 +69,7 @@ function collectNow(): void {
 // CPU s, 27.7 -> 27.5 bytes per item over 10,000; 200 x 1 MiB and 2 x 512 MiB within noise. V8's
 // own schedule (put off to ~46 MiB by the shebang's --initial-old-space-size=48) keeps the heap
 // under 150 MiB, the issue's bound.
+const JOB_HEAP_SLACK = 8 << 20;
 
 const EXTERNAL_EVERY = 10;
 // How often the byte counter is looked at, and after how many bytes received a minor GC runs.
@@ -85,9 +87,10 @@ const MINOR_EVERY_BYTES = 16 << 20;
  * at 131-136 MiB; every 8 MiB at 110. Measured and dropped earlier: one every 4 MiB cost 15% more
  * CPU on 200 x 1 MiB (0.64 s user instead of 0.55). Returns the stop function.
  */
-export function watchMemory(bytesReceived: () => number): () => void {
+export function watchMemory(bytesReceived: () => number, o: { heapSlack?: number } = {}): () => void {
   let lastMinor = 0;
   let tick = 0;
+  let heapBase = -1;
   const timer = setInterval(() => {
     const bytes = bytesReceived();
     if (bytes - lastMinor >= MINOR_EVERY_BYTES) {
@@ -97,6 +100,15 @@ export function watchMemory(bytesReceived: () => number): () => void {
     // External memory only every 10th time: looked at every 25 ms, a stream of bodies (whose
     // promoted socket reads grow it 4 MiB in less) ran a full collection every 40 ms again.
     if (++tick % EXTERNAL_EVERY === 0) reclaimIfGrown();
+    if (o.heapSlack !== undefined) {
+      // A full collection once the heap grew by heapSlack since the last look that found it lower.
+      const used = heap().used_heap_size;
+      if (heapBase < 0 || used < heapBase) heapBase = used;
+      else if (used - heapBase > o.heapSlack) {
+        collectNow();
+        heapBase = heap().used_heap_size;
+      }
+    }
   }, LOOK_EVERY_MS);
   timer.unref();
   return () => clearInterval(timer);
@@ -108,7 +120,10 @@ export function watchMemory(bytesReceived: () => number): () => void {
  * with --jobs 2: 174 MiB peak RSS without it.
  */
 export function setupJob(o: { bytesReceived: () => number }): void {
-  watchMemory(o.bytesReceived);
+  // Each thread's heap also waits for ~46 MiB before V8 collects it, and there are N of them:
+  // without this, 10,000 x 4 KiB with --jobs 2 peaked at 150-174 MiB (the bench, 5 rounds); with
+  // it 136-139, at ~20% more CPU (the full collections cost optimised code, see above).
+  watchMemory(o.bytesReceived, { heapSlack: JOB_HEAP_SLACK });
 }
 
 /** Where setupJob lives, for DownloadOptions.jobSetup: the built file, or the source under tsx. */
