@@ -124,6 +124,34 @@ test('a header repeated with the same value is accepted (Content-Length twice, o
   assert.deepEqual(s2.requests.map((x) => x.path).sort(), ['/a', '/a', '/b', '/c']);
 });
 
+test('an unasked-for 100 Continue is skipped, as curl does, alone or among other interim heads', async (t) => {
+  // undici drops the socket on a 100 when the request had no `Expect` ('bad response'); real
+  // servers and proxies send one anyway. Only the final head decides, and no retry is spent.
+  const s = await raw(t);
+  const always = <T>(a: T) => [a, a, a, a];
+  const ok = 'HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello';
+  s.file('/c100', { script: always({ raw: `HTTP/1.1 100 Continue\r\n\r\n${ok}`, then: 'keep' as const }) });
+  s.file('/twice', { script: always({ raw: `HTTP/1.1 100 Continue\r\nX-A: b\r\n\r\nHTTP/1.1 100 Continue\r\n\r\n${ok}`, then: 'keep' as const }) });
+  s.file('/mixed', { script: always({ raw: `HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\nHTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello`, then: 'keep' as const }) });
+  s.file('/plain', { size: 7 });
+  const dest = tmp();
+  const r = await fetchAll(['/c100', '/twice', '/mixed', '/plain'].map((p) => s.url(p)), { dest, retries: 0, limit: 1 });
+  assert.equal(r.code, 0, JSON.stringify(r.summary.failures));
+  for (const name of ['c100', 'twice', 'mixed']) assert.equal(readFileSync(path.join(dest, name), 'utf8'), 'hello', name);
+  assert.equal(readFileSync(path.join(dest, 'plain')).length, 7);
+  assert.equal(r.summary.retries, 0, 'the lenient re-attempt is not a retry');
+  assert.equal(s.conns.accepted, 2, 'the first 100 cost its connection; the rest shared one');
+
+  // A 100 alone in its packet, the answer later: the skipped head leaves nothing behind.
+  const s2 = await raw(t);
+  s2.file('/c100', { script: always({ raw: 'HTTP/1.1 100 Continue\r\n\r\n', then: 'keep' as const }) });
+  const d2 = tmp();
+  const r2 = await fetchAll([s2.url('/c100')], { dest: d2, retries: 0, timeout: 400 });
+  assert.equal(r2.code, 1);
+  assert.match(r2.summary.failures[0]!.error, /timed out/, 'a 100 is not progress: the item times out, it does not hang');
+  assert.deepEqual(readdirSync(d2).filter((n) => n !== '.bulkget'), []);
+});
+
 test('a control character in a header of the very first answer: the file still comes, its server name sanitised', async (t) => {
   // undici's parser errors carry no code; nothing earlier has made the endpoint lenient here.
   const s = await raw(t);

@@ -41,6 +41,9 @@ type Decide = (head: Head) => BodySink | undefined;
 function isParserRefusal(err: unknown): boolean {
   const code = errorCode(err);
   if (code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH' || (code !== undefined && code.startsWith('HPE_'))) return true;
+  // An interim `100 Continue` we never asked for (no request of ours has `Expect`): undici drops
+  // the socket as a 'bad response'; curl and wget skip such a head, and so do lenient sockets.
+  if (code === 'UND_ERR_SOCKET' && (err as Error).message === 'bad response') return true;
   // undici 7 builds the parser's code from a name-to-number table by number, so its parser
   // errors carry no code at all (`Invalid header value char`: a control byte in a header): the
   // class name is what is left to go by.

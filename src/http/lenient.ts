@@ -35,6 +35,7 @@ export function foldRepeatedLengths(socket: Socket): void {
     const out: Buffer[] = [];
     let at = 0;
     let last = 0; // bytes before this offset are in `out` already
+    let dropped = false;
     while (inHead && at < chunk.length) {
       const end = chunk.indexOf(CRLFCRLF, at);
       if (end < 0) {
@@ -56,22 +57,32 @@ export function foldRepeatedLengths(socket: Socket): void {
       // An interim answer (100 Continue, 102 Processing, 103 Early Hints): another head follows.
       // `HTTP/1.1 1xx`: the status starts at byte 9.
       inHead = chunk[at + 9] === 0x31 && chunk[at + 8] === 0x20;
-      if (needsFolding(chunk, at, end + 2)) {
+      if (inHead && chunk[at + 10] === 0x30 && chunk[at + 11] === 0x30 && chunk[at + 12] !== undefined && !isDigit(chunk[at + 12]!)) {
+        // `100 Continue`, which undici refuses when no request asked for it (we never send
+        // `Expect`): skipped, as curl does. Other 1xx heads go to the parser, which skips them.
+        if (last < at) out.push(chunk.subarray(last, at));
+        last = end + 4;
+        dropped = true;
+      } else if (needsFolding(chunk, at, end + 2)) {
         out.push(chunk.subarray(last, at), Buffer.from(fold(chunk.toString('latin1', at, end + 2)) + '\r\n', 'latin1'));
         last = end + 4;
       }
       at = end + 4;
     }
     // The usual answer needs nothing: the chunk goes on as it came, no copy, no slice.
-    if (out.length === 0) return chunk;
+    if (out.length === 0 && !dropped) return chunk;
     if (last < chunk.length) out.push(chunk.subarray(last));
-    return Buffer.concat(out);
+    const result = Buffer.concat(out);
+    // All that came was a skipped head: read on, so the caller never gets an empty chunk.
+    return result.length > 0 ? result : this.read(size);
   } as Socket['read'];
 }
 
 // Control characters other than tab inside a header line: undici's parser refuses the whole head
 // (curl and wget take it); they become `_`, and what is shown of the value is sanitised anyway.
 const CONTROL_IN_LINE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
+
+const isDigit = (b: number): boolean => b >= 0x30 && b <= 0x39;
 
 const CONTENT_LENGTH = Buffer.from('content-length');
 const TRANSFER_ENCODING = Buffer.from('transfer-encoding');
