@@ -119,16 +119,21 @@ test('Content-Disposition names that collide get suffixes in completion order, n
   sb.check();
 });
 
-test('a Content-Disposition naming .bulkget does not touch bulkget\'s records', async (t) => {
+test('a Content-Disposition or a URL naming .bulkget does not touch bulkget\'s records; the file still comes', async (t) => {
   const s = await server(t);
   const sb = sandbox(t);
   const route = s.route('/records', { headers: { 'content-disposition': 'attachment; filename=".bulkget"' } });
   const r = await fetchAll(lines(s.url('/records')), { dest: sb.dest, contentDisposition: true });
-  assert.equal(r.code, 0, JSON.stringify(r.summary.failures) + JSON.stringify(r.summary.failures));
+  assert.equal(r.code, 0, JSON.stringify(r.summary.failures));
   assert.ok(lstatSync(path.join(sb.dest, '.bulkget')).isDirectory());
-  const written = readdirSync(sb.dest).filter((f) => f !== '.bulkget');
-  assert.equal(written.length, 1);
-  assert.deepEqual(readFileSync(path.join(sb.dest, written[0]!)), route.body);
+  assert.deepEqual(readdirSync(sb.dest).filter((f) => f !== '.bulkget'), ['_.bulkget']);
+  assert.deepEqual(readFileSync(path.join(sb.dest, '_.bulkget')), route.body);
+  // The last segment of the URL as the name (curl -O): the same rule, in flat and tree layout.
+  const dot = s.route('/dir/.BulkGet', {});
+  const flat = await fetchAll(lines(s.url('/dir/.BulkGet')), { dest: sb.dest });
+  assert.equal(flat.code, 0, JSON.stringify(flat.summary.failures));
+  assert.deepEqual(readFileSync(path.join(sb.dest, '_.BulkGet')), dot.body);
+  assert.ok(lstatSync(path.join(sb.dest, '.bulkget', 'state.jsonl')).isFile(), 'the records are intact');
   sb.check();
 });
 

@@ -125,6 +125,10 @@ test('nameFromUrl', () => {
     ['http://h/%00nul', '_nul'],
     ['http://h/con.txt', '_con.txt'],
     ['http://h/a%5Cb', 'a_b'],
+    // bulkget's own records folder is never a name a URL can take; the file still comes.
+    ['http://h/.bulkget', '_.bulkget'],
+    ['http://h/x/%2EBulkGet', '_.BulkGet'],
+    ['http://h/.bulkget.txt', '.bulkget.txt'],
   ];
   for (const [u, want] of table) assert.equal(nameFromUrl(new URL(u)), want, u);
 });
@@ -219,6 +223,8 @@ test('sanitizeDispositionName', () => {
     ['attachment; FILENAME="Upper.TXT"', 'Upper.TXT'],
     ['attachment; filename="a\\"b.txt"', 'a_b.txt'],
     ['attachment; filename="con.txt"', '_con.txt'],
+    ['attachment; filename=".bulkget"', '_.bulkget'],
+    ['attachment; filename="x/.BULKGET"', '_.BULKGET'],
     ["attachment; filename*=iso-8859-1'en'%A3%20rates", '\u00a3 rates'],
     ["attachment; filename*=UTF-8''%FF; filename=fb.txt", 'fb.txt'],
     ['attachment; filename="caf\u00c3\u00a9.txt"', 'caf\u00e9.txt'], // raw UTF-8 seen as Latin-1

@@ -1,7 +1,7 @@
 // The name a server proposes in Content-Disposition (RFC 6266, RFC 8187), reduced to one safe
 // segment: a server may name a file, never a folder.
 
-import { sanitizeSegment } from './segment.js';
+import { clearOfRecords, sanitizeSegment } from './segment.js';
 
 /**
  * The file name a Content-Disposition header proposes, reduced to a safe base name, or null when
@@ -20,7 +20,7 @@ export function sanitizeDispositionName(headerValue: string): string | null {
   // Only the base name: a server must not choose the folder (`../../etc/passwd`, `C:\x\evil.exe`).
   name = name.slice(Math.max(name.lastIndexOf('/'), name.lastIndexOf('\\')) + 1).trim();
   if (name === '' || name === '.' || name === '..') return null;
-  return sanitizeSegment(name);
+  return clearOfRecords(sanitizeSegment(name));
 }
 
 /** `type; a=b; c="d"` -> {a: b, c: d}; names lower-cased, the first occurrence wins. */

@@ -4,14 +4,14 @@
 // This file: the names an item gets (from its URL or its input line), collision suffixes, and
 // the name of its partial file.
 
-import { percentDecode, sanitizeSegment, utf8Length } from './segment.js';
+import { clearOfRecords, percentDecode, sanitizeSegment, utf8Length } from './segment.js';
 
 /** The file name curl -O and wget would use: the URL's last path segment, decoded and made safe. */
 export function nameFromUrl(url: URL): string {
   const p = url.pathname;
   const last = p.slice(p.lastIndexOf('/') + 1);
   const decoded = percentDecode(last);
-  return decoded === '' ? 'index.html' : sanitizeSegment(decoded);
+  return decoded === '' ? 'index.html' : clearOfRecords(sanitizeSegment(decoded));
 }
 
 type OutPathCheck = { ok: true; path: string } | { ok: false; reason: string };
@@ -41,8 +41,7 @@ export function treePath(url: URL): string {
   host = host.replace(/:/g, '_');
   // The URL parser leaves port empty when it is the scheme's default.
   if (url.port !== '') host += '_' + url.port;
-  host = sanitizeSegment(host);
-  if (host.toLowerCase() === '.bulkget') host = '_' + host;
+  host = clearOfRecords(sanitizeSegment(host));
   const parts = url.pathname.split('/');
   const segs = [host];
   // parts[0] is the empty string before the leading '/'. Empty middle segments (`a//b`) are

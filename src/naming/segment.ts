@@ -30,6 +30,15 @@ export function sanitizeSegment(s: string): string {
   return r;
 }
 
+/**
+ * A name taken from a URL or a server that would be DEST/.bulkget, bulkget's own records
+ * (case-insensitive, as macOS and Windows are), gets a `_` in front, as device names do: the file
+ * still comes, under a name that cannot touch the lock or the state log.
+ */
+export function clearOfRecords(seg: string): string {
+  return seg.length === 8 && seg.toLowerCase() === '.bulkget' ? '_' + seg : seg;
+}
+
 function capSegment(r: string): string {
   const dot = r.lastIndexOf('.');
   const ext = dot > 0 ? r.slice(dot) : '';
