@@ -1,9 +1,11 @@
 // Text that came from a server or an input line, made safe to show: a Location with a C1 control
 // or an ESC in a bad line must not drive the terminal it is printed on, nor sit raw in a report.
 
-// C0 controls, DEL and C1 controls (U+009B alone is a CSI on many terminals), and the Unicode
-// line and paragraph separators, which break a record in two for some readers.
-const CONTROLS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+// C0 controls, DEL and C1 controls (U+009B alone is a CSI on many terminals), the Unicode line
+// and paragraph separators, which break a record in two for some readers, and the bidirectional
+// marks, embeddings, overrides and isolates, which reorder what follows them on screen
+// (`\u202etxt.exe` shows as `exe.txt`: CVE-2021-42574's trick on a file name).
+const CONTROLS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 
 /**
  * `\xNN` (or `\uNNNN`) in place of every control character. Idempotent on its own output, so it is

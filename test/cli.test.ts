@@ -172,6 +172,7 @@ test('--dry-run prints URL -> path after naming and collision rules, and request
     s.url('/c/data.csv?x=1'),
     s.url('/dir/'),
     s.url('/e%20f.txt') + ' custom/name.txt',
+    s.url('/%E2%80%AEtxt.exe'),
   ].join('\n');
   const r = await runCli(['--dry-run', '-d', dest], { stdin: input });
   assert.equal(r.code, 0, r.stderr);
@@ -181,6 +182,8 @@ test('--dry-run prints URL -> path after naming and collision rules, and request
     `${s.url('/c/data.csv?x=1')} -> ${dest}/data-2.csv`,
     `${s.url('/dir/')} -> ${dest}/index.html`,
     `${s.url('/e%20f.txt')} -> ${dest}/custom/name.txt`,
+    // The name keeps its character; the screen shows it escaped, so it cannot pass for `exe.txt`.
+    `${s.url('/%E2%80%AEtxt.exe')} -> ${dest}/\\u202etxt.exe`,
   ]);
   assert.equal(s.requests.length, 0);
   assert.equal(existsSync(dest), false);

@@ -4,7 +4,7 @@
 
 import { download, plan, type DownloadItem, type Summary } from '../index.js';
 import { SetupError } from '../errors.js';
-import { maskUrl } from '../text.js';
+import { escapeControls, maskUrl } from '../text.js';
 import { startProgress } from '../ui/progress.js';
 import { attachVerbose } from '../ui/verbose.js';
 import { FailureLog } from '../ui/failures.js';
@@ -120,7 +120,7 @@ async function dryRun(config: Config, io: Io, job: Job): Promise<number> {
       io.stderr.write(`*** Invalid input ${made.invalid.source}:${made.invalid.line}: ${made.invalid.reason}\n`);
       continue;
     }
-    buf += `${maskUrl(made.item.url.href)} -> ${dest}/${made.item.out}\n`;
+    buf += `${maskUrl(made.item.url.href)} -> ${escapeControls(`${dest}/${made.item.out}`)}\n`;
     if (buf.length > 65536) {
       if (!io.stdout.write(buf)) await new Promise((r) => io.stdout.once('drain', r));
       buf = '';
