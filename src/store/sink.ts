@@ -76,7 +76,8 @@ export class BodyFile {
   private flow: Flow | undefined;
   private paused = false;
   private idle: (() => void) | undefined;
-  /** Records a gathered body cut short as a partial file to resume; set when a validator allows. */
+  /** Records a body cut short as a partial file to resume, where nothing recorded it before its
+   *  first byte; set when a validator allows. */
   keepCut: (() => void) | undefined;
   readonly hash: Hash | undefined;
   readonly expectedTotal: number;
@@ -158,6 +159,7 @@ export class BodyFile {
     return this.drained().then(() => {
       this.close();
       if (discard) discardPart(this.part);
+      else this.keepCut?.();
     });
   }
 

@@ -110,7 +110,8 @@ function withHost(base: Record<string, string>, host: string): Record<string, st
 function bodyFile(v: Extract<Verdict, { kind: 'body' }>, req: Request, ctx: TransferContext, result: ItemResult): BodyFile | 'restart' {
   const { item, place } = req;
   const state = ctx.state;
-  if (state && (v.bodyLength < 0 || v.bodyLength > SMALL_BODY)) {
+  const early = v.bodyLength < 0 || v.bodyLength > SMALL_BODY;
+  if (state && early) {
     // Big or unknown size: record the validator before the first byte lands, so a kill -9
     // mid-body leaves a partial that the next run can continue with If-Range.
     state.recordPart(item.out, recordedUrl(item), { etag: v.etag, lastModified: v.lastModified, size: v.expectedTotal >= 0 ? v.expectedTotal : undefined });
@@ -129,10 +130,12 @@ function bodyFile(v: Extract<Verdict, { kind: 'body' }>, req: Request, ctx: Tran
     budget: ctx.budget,
     counters: [ctx.stats, result],
   });
-  // A small body cut short is worth keeping when a validator can guard its continuation: the
-  // retry then asks only for the rest (Range + If-Range), as it does for a big one.
+  // A smaller body cut short (gathered in memory, or written as it came up to SMALL_BODY) is worth
+  // keeping when a validator can guard its continuation: the retry then asks only for the rest
+  // (Range + If-Range), as it does for a big one. Recorded only when cut, so a whole one costs no
+  // state record before its first byte.
   const strong = v.etag !== undefined && !v.etag.startsWith('W/');
-  if (gather && state && (strong || v.lastModified !== undefined)) {
+  if (!early && state && (strong || v.lastModified !== undefined)) {
     const validators = { etag: v.etag, lastModified: v.lastModified, size: v.expectedTotal };
     file.keepCut = () => state.recordPart(item.out, recordedUrl(item), validators);
   }
