@@ -37,6 +37,15 @@ test('102 Processing every 300 ms is not progress: --timeout 1s fails the attemp
   assert.ok(took < 8000, `took ${Math.round(took)} ms, not the 15 s of interim answers`);
 });
 
+test('--timeout 0 and --connect-timeout 0 are no limit (wget, curl), not 1 ms', async (t) => {
+  const s = await raw(t);
+  s.file('/slow', { size: 4, script: [{ trickle: 150 }] });
+  const dest = tmp();
+  const r = await fetchAll([s.url('/slow')], { dest, retries: 0, timeout: 0, connectTimeout: 0 });
+  assert.equal(r.code, 0, JSON.stringify(r.summary.failures));
+  assert.equal(readFileSync(path.join(dest, 'slow')).length, 4);
+});
+
 test('interim answers then the file: downloaded, the interim heads passed over', async (t) => {
   const s = await raw(t);
   const f = s.file('/later', { size: 5000, script: [{ interim: 3, everyMs: 100 }] });

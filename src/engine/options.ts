@@ -33,9 +33,9 @@ export interface DownloadOptions {
   retryDelay?: number;
   /** Longest Retry-After honoured, ms. Default 60,000. */
   maxRetryWait?: number;
-  /** Connect timeout, ms. Default 10,000. */
+  /** Connect timeout, ms. Default 10,000; 0 = none. */
   connectTimeout?: number;
-  /** Longest time without a byte of the answer, ms (a 1xx answer is not progress). Default 30,000. */
+  /** Longest time without a byte of the answer, ms (a 1xx answer is not progress). Default 30,000; 0 = none. */
   timeout?: number;
   /** Longest time one item may take, attempts and backoff waits included (not queue time), ms. Default 0 = none. */
   maxTime?: number;
@@ -218,8 +218,9 @@ export function resolveOptions(o: DownloadOptions = {}, internal: Internal = {})
     rate,
     maxSpeed: perSecond('--max-speed', o.maxSpeed),
     maxHostSpeed: perSecond('--max-host-speed', o.maxHostSpeed),
-    connectTimeoutMs: Math.max(1, ms('--connect-timeout', o.connectTimeout, 10_000)),
-    timeoutMs: Math.max(1, ms('--timeout', o.timeout, 30_000)),
+    // 0 = none, as wget's --timeout=0 and curl's --connect-timeout 0 (a 1 ms limit before).
+    connectTimeoutMs: ms('--connect-timeout', o.connectTimeout, 10_000),
+    timeoutMs: ms('--timeout', o.timeout, 30_000),
     insecure: Boolean(o.insecure),
     extraCaCerts: o.extraCaCerts || undefined,
     proxy: o.proxy,

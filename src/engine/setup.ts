@@ -30,7 +30,8 @@ export interface Resources {
   dirs: SafeDirs;
   writer: SmallFileWriter;
   budget: BodyBudget;
-  watchdog: Watchdog;
+  /** None with --timeout 0. */
+  watchdog: Watchdog | undefined;
   bandwidth?: Bandwidth;
   requestPath: (url: URL) => string;
   proxyAuth?: (url: URL) => string | undefined;
@@ -94,7 +95,7 @@ export async function openResources(o: ResolvedOptions, stats: Stats): Promise<R
     dirs: new SafeDirs(destReal),
     writer: new SmallFileWriter(),
     budget: new BodyBudget(),
-    watchdog: new Watchdog(o.timeoutMs),
+    watchdog: o.timeoutMs > 0 ? new Watchdog(o.timeoutMs) : undefined,
     bandwidth: bandwidth.active ? bandwidth : undefined,
     lenient,
     requestPath: httpProxy

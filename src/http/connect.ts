@@ -116,10 +116,10 @@ function tunnel(proxy: URL, target: URL, o: ConnectorOptions, callback: Callback
     callback(err, sock);
   };
   const raw = net.connect({ host: proxy.hostname, port });
-  const timer = setTimeout(() => {
+  const timer = o.timeoutMs > 0 ? setTimeout(() => {
     raw.destroy();
     finish(Object.assign(new Error('connect timeout (proxy)'), { code: 'UND_ERR_CONNECT_TIMEOUT' }), null);
-  }, o.timeoutMs);
+  }, o.timeoutMs) : undefined;
   raw.once('error', (err) => finish(err, null));
   raw.once('connect', () => {
     const auth = proxy.username
