@@ -97,6 +97,17 @@ test('retries run out: -r 2 makes 3 attempts, then the item fails with the last 
   assert.match(r.summary.failures[0]!.error, /500/);
 });
 
+test('a body cut short fails saying how far it got: bytes received of Content-Length, and why', async (t) => {
+  const s = await server(t);
+  s.route('/cut.bin', { size: 10_000, script: ['short'] });
+  const r = await get(s.url('/cut.bin'), { dest: tmp(), retries: 0 });
+  assert.equal(r.code, 1);
+  const hit = s.hits('/cut.bin')[0]!;
+  assert.match(r.summary.failures[0]!.error, new RegExp(`^body cut short after \\d+ of 10000 bytes: connection `));
+  const got = Number(/after (\d+) of/.exec(r.summary.failures[0]!.error)?.[1]);
+  assert.ok(got > 0 && got <= hit.sent, `${got} reported, ${hit.sent} sent`);
+});
+
 test('a refused connection is retried, then fails with one line and exit 1', async () => {
   // A port that was just closed, on a loopback address no other test listens on: on 127.0.0.1
   // a server of a test running in parallel could take the port in between and answer.

@@ -8,7 +8,7 @@
 
 import type { Dispatcher } from 'undici';
 import type { Watchdog, Watched } from './watchdog.js';
-import { errorCode } from '../errors.js';
+import { describeError, errorCode } from '../errors.js';
 import { pickHeaders, type ResponseHeaders } from './head.js';
 
 export interface Head {
@@ -49,6 +49,9 @@ function isParserRefusal(err: unknown): boolean {
   // class name is what is left to go by.
   return (err as { name?: unknown } | null)?.name === 'HTTPParserError';
 }
+
+/** Transport errors that, after the head, mean the body was cut short. */
+const CUT = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE', 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH']);
 
 /** An unwanted body (an error page, a redirect) bigger than this costs the socket instead. */
 const DISCARD_LIMIT = 256 << 10;
@@ -103,6 +106,8 @@ class ExchangeHandler implements Dispatcher.DispatchHandler, Watched {
   private readonly spend: ((n: number) => number) | undefined;
   /** Progress for the watchdog: the final head and every body chunk. */
   ticks = 0;
+  /** Body bytes received, for the message of a body cut short. */
+  private got = 0;
   seenTicks = 0;
   seenSince = -1;
 
@@ -184,6 +189,7 @@ class ExchangeHandler implements Dispatcher.DispatchHandler, Watched {
   onData(chunk: Buffer): boolean {
     if (this.settled) return true;
     this.ticks++;
+    this.got += chunk.length;
     if (this.spend) {
       const ms = this.spend(chunk.length);
       if (ms > 0) this.wait(ms);
@@ -254,6 +260,12 @@ class ExchangeHandler implements Dispatcher.DispatchHandler, Watched {
       // A head undici's parser refused (a header given twice, a control character in a value):
       // not a body cut short, though undici may call it a length mismatch.
       err = Object.assign(new Error('the server sent a malformed response head'), { code: 'BULKGET_BAD_HEAD', cause: err });
+    } else if (this.sink && CUT.has(errorCode(err)!)) {
+      // The connection died mid-body: say how far it got, which is what a person wants to know.
+      const total = this.head?.headers['content-length'];
+      const of = typeof total === 'string' ? ` of ${total}` : '';
+      const how = errorCode(err) === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH' ? 'the connection ended' : describeError(err);
+      err = Object.assign(new Error(`body cut short after ${this.got}${of} bytes: ${how}`), { code: 'BULKGET_CUT', cause: err });
     }
     // A decided error (the answer said 404) is what the item failed for; a transport error that
     // cut the error page short does not change that.

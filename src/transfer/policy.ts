@@ -27,6 +27,8 @@ const RETRYABLE_CODES = new Set([
   // A body that ends before its Content-Length says (a FIN mid-body on a `Connection: close`
   // answer reads this way): the most common fault on the internet.
   'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
+  // A body cut short mid-way, after the head (http/exchange.ts): the message says how far it got.
+  'BULKGET_CUT',
   'BULKGET_SHORT_BODY',
   'BULKGET_STALLED',
 ]);
