@@ -26,7 +26,8 @@ export interface CliResult {
 }
 
 // BULKGET_TEST_CLI=built runs these suites against the executable users get (bin/bulkget.js and
-// the bundle it loads, as last built) instead of src/ through tsx: `npm run test:built`.
+// the bundle it loads, as last built) instead of src/ through tsx: `npm test` sets it after its
+// build; `npm run test:src`, or a suite run by hand, takes src/.
 const BUILT = process.env.BULKGET_TEST_CLI === 'built';
 const BIN = path.join(ROOT, 'bin/bulkget.js');
 
