@@ -195,3 +195,9 @@ test('plan(): every item with its final name, invalid lines, no request', async 
   for await (const p of plan(['http://h.example/a/x.bin', 'http://h.example/b/x.bin', 'nope'], { dest: 'out' })) got.push('item' in p ? p.item.out : `invalid: ${p.invalid.reason}`);
   assert.deepEqual(got, ['x.bin', 'x-1.bin', 'invalid: not an absolute http(s) URL']);
 });
+
+test('plan(): a fragment is not part of the URL: `a#x`, `a#` and `a` are one item, sent without it', async () => {
+  const got = [];
+  for await (const p of plan(['http://h.example/a#x', 'http://h.example/a#', 'http://h.example/a', 'http://h.example/b#', 'http://h.example/c?q=1#f'], { dest: 'out' })) if ('item' in p) got.push(`${p.item.url.href} ${p.item.out}`);
+  assert.deepEqual(got, ['http://h.example/a a', 'http://h.example/b b', 'http://h.example/c?q=1 c']);
+});
