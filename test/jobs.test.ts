@@ -11,6 +11,7 @@ import { fetchAll } from './helpers/lib.js';
 import { startServer, type Counter } from './helpers/server.js';
 import { startFaultServer } from './helpers/faults.js';
 import { filesOf, partialOf, tempDirs } from './helpers/tmp.js';
+import { shardOf } from '../src/items/shard.js';
 
 const tmp = tempDirs('jobs');
 
@@ -59,6 +60,20 @@ test('--jobs 3 --limit 4 --per-host 2: the servers never see more than 4 in all 
   assert.ok(group.peak >= 3, `the budget was used: peak ${group.peak}`);
   for (const s of servers) assert.ok(s.conns.peak <= 2, `port ${s.port}: ${s.conns.peak}`);
   assert.deepEqual(r.summary.limits, { total: 4, perHost: 2 });
+});
+
+test('--jobs 2: two big files go to two jobs, even when their URLs hash alike', { timeout: 60_000 }, async (t) => {
+  // --limit 2 gives each job one connection: the two answers overlap only if each job has one.
+  const s = await startServer();
+  t.after(() => s.close());
+  const urls: string[] = [];
+  for (let i = 0; urls.length < 2; i++) {
+    const url = s.url(`/slow/big${i}.bin?ms=2000&size=5000`);
+    if (shardOf(url, 2) === 0) urls.push(url);
+  }
+  const r = await fetchAll(urls, { dest: tmp(), jobs: 2, limit: 2 });
+  assert.equal(r.code, 0, JSON.stringify(r.summary.failures));
+  assert.equal(s.conns.peak, 2, 'both downloads ran at once, one per job');
 });
 
 test('--per-host 1 with --jobs 4: each host is served by one job, one connection', { timeout: 60_000 }, async (t) => {

@@ -70,5 +70,7 @@ test('routing: every URL to one job; with a narrow --per-host, an endpoint to th
       else assert.equal(seen.size, jobs, `${origin} spread over every job`);
     }
     assert.equal(used.size, jobs, 'every job gets work');
+    // Tied to jobs only where --per-host is narrower than the jobs; otherwise any job may take any item.
+    assert.equal(s.free, !(perHost > 0 && perHost < jobs));
   }
 });

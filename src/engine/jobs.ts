@@ -166,10 +166,16 @@ export async function runJobs(lines: AsyncIterable<RawLine> | Iterable<RawLine>,
     poke();
   }
   /**
-   * The job for an item: its own, or the next one alive. A dead job's endpoints move to one other
-   * job each, so no endpoint is ever served by more jobs than --per-host allows.
+   * The job for an item. Where any job may take it, the live one with the fewest items
+   * outstanding. Otherwise its endpoint's own, or the next one alive: a dead job's endpoints move
+   * to one other job each, so no endpoint is ever served by more jobs than --per-host allows.
    */
   const jobFor = (item: Item): Job => {
+    if (split.free) {
+      let best: Job | undefined;
+      for (const job of jobs) if (!job.ended && (!best || job.outstanding.size < best.outstanding.size)) best = job;
+      if (best) return best;
+    }
     const first = split.route(item.url.origin, item.url.href);
     for (let i = 0; i < jobs.length; i++) {
       const job = jobs[(first + i) % jobs.length]!;
@@ -221,10 +227,13 @@ export async function runJobs(lines: AsyncIterable<RawLine> | Iterable<RawLine>,
       }
       const item = made.item;
       let job = jobFor(item);
-      if (!room(job)) await waitFor(() => room(job) || job.ended);
+      if (!room(job)) {
+        // A free item waits for room in any job; a tied one for its own job.
+        await waitFor(split.free ? () => jobs.some((j) => !j.ended && room(j)) || jobs.every((j) => j.ended) : () => room(job) || job.ended);
+        // The job with room now takes it; or, where its job died while it waited, the next one.
+        if (split.free || job.ended) job = jobFor(item);
+      }
       if (signal.aborted) break;
-      // It died while this item waited: the next one takes it.
-      if (job.ended) job = jobFor(item);
       stats.queued++;
       run.reporter.queued(item);
       job.outstanding.set(seq, item);

@@ -21,8 +21,13 @@ export interface JobBudget {
 export interface Split {
   /** One budget per job that takes items (fewer than asked when --limit is smaller). */
   budgets: JobBudget[];
-  /** The job that downloads `url` (of endpoint `origin`). */
+  /** The job that downloads `url` (of endpoint `origin`), where the endpoint is tied to some jobs. */
   route(origin: string, url: string): number;
+  /**
+   * Whether any job may take any item (no --per-host narrower than the jobs): then the least busy
+   * one does, so two big files go to two jobs (a hash put both of 2 URLs in one job half the time).
+   */
+  free: boolean;
 }
 
 function share(total: number, parts: number, i: number): number {
@@ -47,6 +52,7 @@ export function splitBudgets(jobs: number, asked: JobBudget): Split {
   }
   return {
     budgets,
+    free: !narrow,
     route: narrow
       ? (origin, url) => (fmix32(fnv1a32(origin)) + shardOf(url, k)) % n
       : (_origin, url) => shardOf(url, n),
