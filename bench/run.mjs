@@ -13,7 +13,7 @@ import { countFiles, ensureCorpus, verifyOutput } from './corpus.mjs';
 import { haveGnuTime, killAllRuns, measure } from './measure.mjs';
 import { failureLines, median, workloadTable } from './report.mjs';
 import { startServer } from './server.mjs';
-import { makeTools, shimEnv } from './tools.mjs';
+import { makeTools, shimEnv, shimFlags } from './tools.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoDir = path.resolve(here, '..');
@@ -275,8 +275,7 @@ async function main() {
  */
 function versionBench(n, { port, workDir }) {
   const shim = path.join(repoDir, 'bin/bulkget.js');
-  const shebang = fs.readFileSync(shim, 'utf8').split('\n')[0];
-  const flags = shebang.split(' node ')[1]?.trim().split(/\s+/) ?? [];
+  const flags = shimFlags(repoDir);
   const runtimes = [{ label: `node ${process.version}`, node: null }];
   if (process.env.NODE24 && fs.existsSync(process.env.NODE24)) {
     const v = spawnSync(process.env.NODE24, ['--version'], { encoding: 'utf8' }).stdout.trim();

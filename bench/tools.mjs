@@ -29,6 +29,12 @@ function aiohttpPython() {
   return null;
 }
 
+/** The node flags of bin/bulkget.js's trampoline (`exec env ... node FLAGS "$0" "$@"`). */
+export function shimFlags(repoDir) {
+  const text = fs.readFileSync(path.join(repoDir, 'bin/bulkget.js'), 'utf8');
+  return /\bnode ((?:--\S+ )+)"\$0"/.exec(text)?.[1].trim().split(' ') ?? [];
+}
+
 /**
  * The environment bin/bulkget.js's shebang gives node: MALLOC_ARENA_MAX=1, and NODE_EXTRA_CA_CERTS
  * handed to bulkget as BULKGET_DEFERRED_CA_CERTS (so that Node 20 does not read it at start).
@@ -44,8 +50,7 @@ export function shimEnv(env) {
  * shim with the shebang's flags and environment, so the two columns differ only in the runtime.
  */
 function bulkgetOn(repoDir, name, node) {
-  const shebang = fs.readFileSync(path.join(repoDir, 'bin/bulkget.js'), 'utf8').split('\n')[0];
-  const flags = shebang.split(' node ')[1]?.trim().split(/\s+/) ?? [];
+  const flags = shimFlags(repoDir);
   return {
     name,
     available: () => Boolean(node && fs.existsSync(node)),

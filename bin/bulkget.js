@@ -1,4 +1,11 @@
-#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS BULKGET_DEFERRED_CA_CERTS=${NODE_EXTRA_CA_CERTS} MALLOC_ARENA_MAX=1 node --max-semi-space-size=2 --max-old-space-size=1024 --initial-old-space-size=48 --liftoff-only
+#!/bin/sh
+":" //; exec env -u NODE_EXTRA_CA_CERTS BULKGET_DEFERRED_CA_CERTS="$NODE_EXTRA_CA_CERTS" MALLOC_ARENA_MAX=1 node --max-semi-space-size=2 --max-old-space-size=1024 --initial-old-space-size=48 --liftoff-only "$0" "$@"
+// The two lines above are a shell script that is also JavaScript: sh runs the second one, which
+// execs node on this file with the flags and environment below; node reads it as a string and a
+// comment. A `#!/usr/bin/env -S ...` line did the same only where env knows -S: BusyBox's env (Alpine
+// images, the usual small Node containers) does not ("env: invalid option -- 'S'": the CLI never
+// started there), while `env -u NAME=...` and an assignment are POSIX and BusyBox alike. It costs
+// one exec of /bin/sh (about a millisecond). `node bin/bulkget.js` skips both lines (no flags).
 // Thin shim: the CLI is dist/bulkget.cjs, one bundled file (built by `npm install` via the
 // prepare script; see scripts/bundle.mjs), loaded by bundle-loader.js. This file and the bundle
 // are CommonJS (bin/package.json says so): the main thread never starts the ES module loader (measured:
@@ -23,14 +30,14 @@
 // --max-semi-space-size=2: a million-line list (dry run) peaked 25 bytes per item above a
 // ten-thousand-line one with it, 48 without (SPEC allows 32): the young generation otherwise grows
 // to 3 x 16 MiB of RSS. 10,000 small files: within noise of 4 and 8 in speed (1.47-1.53 s).
-// NODE_EXTRA_CA_CERTS moves to BULKGET_DEFERRED_CA_CERTS (env -S expands ${...}): Node 20 reads that
+// NODE_EXTRA_CA_CERTS moves to BULKGET_DEFERRED_CA_CERTS (the shell expands it): Node 20 reads that
 // file as it starts, 45 ms of every run with the Debian bundle (`node -e 0`: 70 ms with it, 25
 // without; Node 24 reads it lazily, no difference); bulkget trusts the file itself at its first
 // https connection (src/http/trust.ts). Put back below for anything that reads the environment.
 // MALLOC_ARENA_MAX=1 (glibc; ignored elsewhere): one malloc arena instead of one per thread that
 // ever allocated, whose freed memory stays resident (a million-line list peaked 2-3 MiB lower);
 // no change in time. It cannot be set from inside the process once the heap exists, nor can the
-// V8 flags, hence the shebang.
+// V8 flags, hence the trampoline.
 if (process.env.BULKGET_DEFERRED_CA_CERTS) process.env.NODE_EXTRA_CA_CERTS = process.env.BULKGET_DEFERRED_CA_CERTS;
 else delete process.env.BULKGET_DEFERRED_CA_CERTS;
 const argv = process.argv.slice(2);

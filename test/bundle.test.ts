@@ -121,6 +121,35 @@ test('bundle: HTTPS from a server that also offers h2: http/1.1 is what is asked
   assert.match(refused.stderr, /certificate/i);
 });
 
+test('bundle: the executable starts where env has no -S (BusyBox, Alpine), with its flags and environment', { skip }, async (t) => {
+  // A system whose env is BusyBox's: POSIX options only, `-S` refused as BusyBox 1.35 does. The
+  // file is run as the kernel would (its #! interpreter, with the optional argument), that env
+  // standing in for /usr/bin/env and first on PATH.
+  const server = await startServer();
+  t.after(() => server.close());
+  const dir = tmp();
+  const bin = path.join(dir, 'bin');
+  mkdirSync(bin);
+  const env = path.join(bin, 'env');
+  writeFileSync(env, '#!/bin/sh\nfor a in "$@"; do case "$a" in -S*) echo "env: invalid option -- \'S\'" >&2; exit 1;; esac; done\nexec /usr/bin/env "$@"\n');
+  chmodSync(env, 0o755);
+  const [, interp, arg] = /^#!\s*(\S+)(?:\s+(.*))?$/.exec(readFileSync(BIN, 'utf8').split('\n')[0]!)!;
+  const seen = path.join(dir, 'seen.json');
+  const preload = path.join(dir, 'seen.cjs');
+  writeFileSync(preload, `require('node:fs').writeFileSync(${JSON.stringify(seen)}, JSON.stringify({ flags: process.execArgv, arena: process.env.MALLOC_ARENA_MAX ?? null }));\n`);
+  const dest = path.join(dir, 'dest');
+  const child = spawn(interp === '/usr/bin/env' ? env : interp!, [...(arg ? [arg] : []), BIN, '-q', '-d', dest, server.url('/file/a.bin?size=100'), 'x y'], {
+    env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, NODE_OPTIONS: `--require ${preload}`, XDG_CONFIG_HOME: '/nonexistent/bulkget-tests', BULKGET_OPTIONS: '' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const r = await collect(child);
+  // The arguments arrive as given: 'x y' is one (an invalid line), not two.
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /Invalid input argv:2: /);
+  assert.equal(readFileSync(path.join(dest, 'a.bin')).length, 100);
+  assert.deepEqual(JSON.parse(readFileSync(seen, 'utf8')), { flags: SHEBANG_FLAGS, arena: '1' });
+});
+
 test('bundle: NODE_EXTRA_CA_CERTS is handed to bulkget by the shebang (Node 20 does not read it at start) and still trusted', { skip }, async (t) => {
   const server = http2.createSecureServer({ key: TEST_KEY, cert: TEST_CERT, allowHTTP1: true }, (req, res) => res.end(`trusted ${req.url}`));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -144,8 +173,8 @@ test('bundle: NODE_EXTRA_CA_CERTS is handed to bulkget by the shebang (Node 20 d
   assert.deepEqual(JSON.parse(readFileSync(seen, 'utf8')), { node: null, deferred: ca });
 });
 
-// The V8 flags of the shebang, as the executable runs under them.
-const SHEBANG_FLAGS = readFileSync(BIN, 'utf8').split('\n')[0]!.split(' node ')[1]!.trim().split(/\s+/);
+// The V8 flags of the executable's trampoline (`exec env ... node FLAGS "$0" "$@"`), as it runs under them.
+const SHEBANG_FLAGS = /\bnode ((?:--\S+ )+)"\$0"/.exec(readFileSync(BIN, 'utf8'))![1]!.trim().split(' ');
 
 test('bundle: a one-URL run loads no built-in module it does not use (each costs 1-6 ms under the shebang flags)', { skip }, async (t) => {
   const s = await startServer();
