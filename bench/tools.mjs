@@ -29,7 +29,7 @@ function aiohttpPython() {
   return null;
 }
 
-/** The node flags of bin/bulkget.js's trampoline (`exec env ... node FLAGS "$0" "$@"`). */
+/** The node flags of bin/bulkget.js's trampoline (`exec node FLAGS "$0" "$@"`). */
 export function shimFlags(repoDir) {
   const text = fs.readFileSync(path.join(repoDir, 'bin/bulkget.js'), 'utf8');
   return /\bnode ((?:--\S+ )+)"\$0"/.exec(text)?.[1].trim().split(' ') ?? [];

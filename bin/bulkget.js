@@ -1,11 +1,11 @@
 #!/bin/sh
-":" //; exec env -u NODE_EXTRA_CA_CERTS BULKGET_DEFERRED_CA_CERTS="$NODE_EXTRA_CA_CERTS" MALLOC_ARENA_MAX=1 node --max-semi-space-size=2 --max-old-space-size=1024 --initial-old-space-size=48 --liftoff-only "$0" "$@"
+":" //; export BULKGET_DEFERRED_CA_CERTS="$NODE_EXTRA_CA_CERTS" MALLOC_ARENA_MAX=1; unset NODE_EXTRA_CA_CERTS; exec node --max-semi-space-size=2 --max-old-space-size=1024 --initial-old-space-size=48 --liftoff-only "$0" "$@"
 // The two lines above are a shell script that is also JavaScript: sh runs the second one, which
-// execs node on this file with the flags and environment below; node reads it as a string and a
-// comment. A `#!/usr/bin/env -S ...` line did the same only where env knows -S: BusyBox's env (Alpine
-// images, the usual small Node containers) does not ("env: invalid option -- 'S'": the CLI never
-// started there), while `env -u NAME=...` and an assignment are POSIX and BusyBox alike. It costs
-// one exec of /bin/sh (about a millisecond). `node bin/bulkget.js` skips both lines (no flags).
+// sets the environment below and execs node on this file with the flags below; node reads it as a
+// string and a comment. A `#!/usr/bin/env -S ...` line did the same only where env knows -S:
+// BusyBox's env (Alpine images, the usual small Node containers) does not ("env: invalid option --
+// 'S'": the CLI never started there). Plain POSIX sh (export, unset, exec) needs no env at all. It
+// costs one exec of /bin/sh (about a millisecond). `node bin/bulkget.js` skips both lines (no flags).
 // Thin shim: the CLI is dist/bulkget.cjs, one bundled file (built by `npm install` via the
 // prepare script; see scripts/bundle.mjs), loaded by bundle-loader.js. This file and the bundle
 // are CommonJS (bin/package.json says so): the main thread never starts the ES module loader (measured:

@@ -116,7 +116,7 @@ writeFileSync(`${root}/${OUT}`, Buffer.concat([code, Buffer.from(`//# bulkget-bu
 // well, only slower to start (and it makes one in the user's cache folder); so a failure here is
 // a warning.
 for (const f of readdirSync(`${root}/dist`)) if (/^code-[0-9a-f]+\.cache$/.test(f)) rmSync(`${root}/dist/${f}`);
-// The node flags of the executable's trampoline (`exec env ... node FLAGS "$0" "$@"`).
+// The node flags of the executable's trampoline (`exec node FLAGS "$0" "$@"`).
 const flags = /\bnode ((?:--\S+ )+)"\$0"/.exec(readFileSync(`${root}/bin/bulkget.js`, 'utf8'))?.[1].trim().split(' ') ?? [];
 for (const execArgv of [flags, []]) {
   const warm = spawnSync(process.execPath, [...execArgv, 'scripts/code-cache.cjs'], {

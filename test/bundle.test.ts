@@ -173,7 +173,7 @@ test('bundle: NODE_EXTRA_CA_CERTS is handed to bulkget by the shebang (Node 20 d
   assert.deepEqual(JSON.parse(readFileSync(seen, 'utf8')), { node: null, deferred: ca });
 });
 
-// The V8 flags of the executable's trampoline (`exec env ... node FLAGS "$0" "$@"`), as it runs under them.
+// The V8 flags of the executable's trampoline (`exec node FLAGS "$0" "$@"`), as it runs under them.
 const SHEBANG_FLAGS = /\bnode ((?:--\S+ )+)"\$0"/.exec(readFileSync(BIN, 'utf8'))![1]!.trim().split(' ');
 
 test('bundle: a one-URL run loads no built-in module it does not use (each costs 1-6 ms under the shebang flags)', { skip }, async (t) => {
