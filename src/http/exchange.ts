@@ -260,7 +260,7 @@ class ExchangeHandler implements Dispatcher.DispatchHandler, Watched {
       // A head undici's parser refused (a header given twice, a control character in a value):
       // not a body cut short, though undici may call it a length mismatch.
       err = Object.assign(new Error('the server sent a malformed response head'), { code: 'BULKGET_BAD_HEAD', cause: err });
-    } else if (this.sink && CUT.has(errorCode(err)!)) {
+    } else if (this.sink && CUT.has(errorCode(err) ?? '')) {
       // The connection died mid-body: say how far it got, which is what a person wants to know.
       const total = this.head?.headers['content-length'];
       const of = typeof total === 'string' ? ` of ${total}` : '';
