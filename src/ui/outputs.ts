@@ -68,10 +68,11 @@ export function openForWriting(file: string, mode = 0o666): number {
 
 /**
  * JSON with no raw control character in it: JSON.stringify escapes C0 but leaves DEL and the C1
- * controls as they are (U+009B alone is a CSI on many terminals); those become \u escapes too.
+ * controls as they are (U+009B alone is a CSI on many terminals), and the bidi overrides (which
+ * reorder a line on screen); those become \u escapes too, which JSON.parse turns back exactly.
  */
 export function safeJson(v: unknown, space?: number): string {
-  return JSON.stringify(v, null, space).replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return JSON.stringify(v, null, space).replace(/[\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** One line, no control characters: a line break would split a record, an ESC drive a terminal. */
