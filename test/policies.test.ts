@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { collect, runCli, spawnCli } from './helpers/cli.js';
@@ -87,6 +87,30 @@ test('update downloads a file that changed on the server', async (t) => {
   // The next update knows the new validators.
   const again = await fetchAll(lines(s.url('/c.bin')), { dest, ifExists: 'update' });
   assert.equal(s.hits('/c.bin').at(-1)!.headers['if-none-match'], route.etag);
+  assert.equal(again.summary.counts.unchanged, 1);
+});
+
+test('update of a file cut short or changed by hand since bulkget wrote it: fetched whole, not kept on a 304', async (t) => {
+  const s = await server(t);
+  const route = s.route('/cut.bin', { size: 5000 });
+  const other = s.route('/other.bin', { size: 3000 });
+  const dest = tmp();
+  assert.equal((await fetchAll([s.url('/cut.bin'), s.url('/other.bin')], { dest })).code, 0);
+  const file = path.join(dest, 'cut.bin');
+  truncateSync(file, 10);
+  // The same name now comes from another URL: the record of the first one asks nothing of it.
+  const r = await fetchAll([s.url('/cut.bin'), `${s.url('/other.bin?v=2')} other.bin`], { dest, ifExists: 'update' });
+  assert.equal(r.code, 0, JSON.stringify(r.summary.failures));
+  const hit = s.hits('/cut.bin').at(-1)!;
+  assert.equal(hit.headers['if-none-match'], undefined, 'no condition for a file that is not the one recorded');
+  assert.equal(hit.answer, '200');
+  assert.deepEqual(readFileSync(file), route.body);
+  const moved = s.hits('/other.bin').at(-1)!;
+  assert.equal(moved.headers['if-none-match'], undefined, "not the validator of another URL's download");
+  assert.deepEqual(readFileSync(path.join(dest, 'other.bin')), other.body);
+  // Whole again: the next update is conditional and unchanged.
+  const again = await fetchAll(lines(s.url('/cut.bin')), { dest, ifExists: 'update' });
+  assert.equal(s.hits('/cut.bin').at(-1)!.headers['if-none-match'], route.etag);
   assert.equal(again.summary.counts.unchanged, 1);
 });
 

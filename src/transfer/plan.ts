@@ -18,13 +18,18 @@ export async function conditionsFor(item: Item, place: Placement, ifExists: IfEx
   // exist yet: an lstat per file saved (~10 us each here).
   if (place.fresh || !fileExists(place.abs) || ifExists === 'overwrite') return conditional;
   if (ifExists === 'skip') return 'skip';
-  const rec = await state?.lookup(item.out);
-  if (rec && rec.k === 'done' && rec.e) conditional['if-none-match'] = rec.e;
-  if (rec && rec.k === 'done' && rec.m) conditional['if-modified-since'] = rec.m;
+  const found = await state?.lookup(item.out);
+  // The validators of what this URL last put there; another URL's would ask the wrong question.
+  const rec = found && found.k === 'done' && found.u === recordedUrl(item) ? found : undefined;
+  const st = await stat(place.abs);
+  // Not the file the record describes (cut short or changed by hand since): a 304 would keep it,
+  // so it is fetched whole, as wget -N does when the sizes differ.
+  if (rec && rec.s !== undefined && st.size !== rec.s) return conditional;
+  if (rec?.e) conditional['if-none-match'] = rec.e;
+  if (rec?.m) conditional['if-modified-since'] = rec.m;
   if (!conditional['if-none-match'] && !conditional['if-modified-since']) {
     // No record (a file put there by hand or by another tool): its mtime is the best guess, as
     // wget -N does.
-    const st = await stat(place.abs);
     conditional['if-modified-since'] = st.mtime.toUTCString();
   }
   return conditional;
