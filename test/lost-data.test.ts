@@ -288,6 +288,18 @@ test('control characters from a server or an input line are escaped on the termi
   assert.ok(report.failures.some((f) => f.kind === 'invalid' && /longer than 1 MiB/.test(f.url)), JSON.stringify(report.failures.map((f) => f.url.slice(0, 60))));
 });
 
+test('a Location with raw UTF-8 bytes is followed to those bytes, percent-encoded as curl sends them', async (t) => {
+  const s = await raw(t);
+  const loc = Buffer.concat([Buffer.from('HTTP/1.1 302 Found\r\nLocation: /caf'), Buffer.from('\u00e9/na\u00efve.txt', 'utf8'), Buffer.from('\r\nContent-Length: 0\r\n\r\n')]);
+  s.file('/r', { script: [{ raw: loc, then: 'keep' }] });
+  const target = s.file('/caf%C3%A9/na%C3%AFve.txt', { size: 9 });
+  const dest = tmp();
+  const r = await fetchAll([s.url('/r')], { dest, retries: 0 });
+  assert.equal(r.code, 0, JSON.stringify(r.summary.failures));
+  assert.deepEqual(s.requests.map((q) => q.path), ['/r', '/caf%C3%A9/na%C3%AFve.txt'], 'not %C3%83%C2%A9: the bytes read as latin1 and encoded again');
+  assert.deepEqual(readFileSync(path.join(dest, 'r')), target.body);
+});
+
 test('204 No Content is an empty file, downloaded (as curl writes it), with or without a Content-Length it should not have', async (t) => {
   const s = await raw(t);
   s.file('/plain.bin', { script: [{ raw: 'HTTP/1.1 204 No Content\r\n\r\n', then: 'keep' }] });

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseCount, parseDuration, parseHeader, parseSize, parseRate } from '../src/cli/values.js';
 import { UsageError, describeError } from '../src/errors.js';
-import { backoffMs, isRetryableError, parseRetryAfter } from '../src/transfer/policy.js';
+import { backoffMs, isRetryableError, locationBytes, parseRetryAfter } from '../src/transfer/policy.js';
 import { pickHeaders } from '../src/http/head.js';
 import { windowFor } from '../src/engine/run.js';
 
@@ -85,4 +85,15 @@ test('windowFor: twice --limit (128 at least, 10,000 at most) while every slot i
     [0, 8000, 8000],
   ];
   for (const [limit, window, maxWindow] of cases) assert.deepEqual(windowFor(limit), { window, maxWindow }, `-l ${limit}`);
+});
+
+test('locationBytes: bytes above 0x7f percent-encoded as they came, the rest untouched', () => {
+  const table: [string, string][] = [
+    ['/plain/a.txt?q=1#f', '/plain/a.txt?q=1#f'],
+    ['/caf\u00c3\u00a9', '/caf%C3%A9'], // raw UTF-8 `é`, as undici hands it over (latin1)
+    ['/\u00e9', '/%E9'], // a lone latin1 byte
+    ['http://h/%C3%A9', 'http://h/%C3%A9'],
+    ['/a b', '/a b'],
+  ];
+  for (const [input, want] of table) assert.equal(locationBytes(input), want, input);
 });

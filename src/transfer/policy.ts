@@ -98,11 +98,20 @@ type RedirectStep = { kind: 'follow'; url: URL } | { kind: 'fail'; error: string
  * Where a redirect leads, or why it is refused: too many hops, an invalid or non-http(s) target,
  * a loop. `visited` holds every URL of this item so far (the target is added when followed).
  */
+/**
+ * A Location's raw bytes (header values arrive as latin1, one character per byte) with every byte
+ * above 0x7f percent-encoded as it is, as curl sends them. Servers put raw UTF-8 there (`café` as
+ * C3 A9); read as latin1 text and encoded again it became %C3%83%C2%A9, another URL.
+ */
+export function locationBytes(location: string): string {
+  return /[\u0080-\u00ff]/.test(location) ? location.replace(/[\u0080-\u00ff]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`) : location;
+}
+
 export function redirectStep(from: URL, location: string, hops: number, maxRedirects: number, visited: ReadonlySet<string>): RedirectStep {
   if (hops > maxRedirects) return { kind: 'fail', error: `too many redirects (more than ${maxRedirects})` };
   let target: URL;
   try {
-    target = new URL(location, from);
+    target = new URL(locationBytes(location), from);
   } catch {
     return { kind: 'fail', error: `redirect to an invalid URL: ${location.length > 200 ? location.slice(0, 200) + '...' : location}` };
   }
