@@ -288,6 +288,29 @@ test('control characters from a server or an input line are escaped on the termi
   assert.ok(report.failures.some((f) => f.kind === 'invalid' && /longer than 1 MiB/.test(f.url)), JSON.stringify(report.failures.map((f) => f.url.slice(0, 60))));
 });
 
+test('a server that closes each connection after its answer, without saying so: every file, even with --retries 0', async (t) => {
+  // `then: 'end'`: a FIN right after the body of a keep-alive answer. The next request on that
+  // socket went out before the FIN was seen and failed with 'other side closed'; a retry after a
+  // backoff took the slot from the next item, which met the next dead socket. Now it is asked
+  // again at once on a fresh socket, outside --retries (as curl does).
+  const s = await raw(t);
+  const urls: string[] = [];
+  for (let i = 0; i < 30; i++) {
+    const body = `file ${i}`;
+    const answer = { raw: `HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n${body}`, then: 'end' as const };
+    s.file(`/k${i}`, { script: [answer, answer, answer, answer] });
+    urls.push(s.url(`/k${i}`));
+  }
+  const dest = tmp();
+  const r = await fetchAll(urls, { dest, limit: 2, retries: 0 });
+  assert.equal(r.code, 0, JSON.stringify(r.summary.failures));
+  // Each one is reported (a request went out again), at most one per file.
+  assert.ok(r.summary.retries <= 30, `${r.summary.retries} retries`);
+  for (let i = 0; i < 30; i++) assert.equal(readFileSync(path.join(dest, `k${i}`), 'utf8'), `file ${i}`);
+  // A request that met a half-closed socket may have reached the server, which could not answer.
+  assert.ok(s.requests.length <= 60, `${s.requests.length} requests`);
+});
+
 test('a Location with raw UTF-8 bytes is followed to those bytes, percent-encoded as curl sends them', async (t) => {
   const s = await raw(t);
   const loc = Buffer.concat([Buffer.from('HTTP/1.1 302 Found\r\nLocation: /caf'), Buffer.from('\u00e9/na\u00efve.txt', 'utf8'), Buffer.from('\r\nContent-Length: 0\r\n\r\n')]);

@@ -6,12 +6,17 @@ import type { Hash } from 'node:crypto';
 import type { Item, ItemResult, Lease } from '../types.js';
 import type { Placement } from '../store/dest.js';
 import { PathError, discardPart } from '../store/files.js';
+import { errorCode } from '../errors.js';
 import { BodyFile } from '../store/sink.js';
 import { exchange, type BodySink, type Head } from '../http/exchange.js';
 import { maxTimeReached } from '../http/watchdog.js';
 import { classify, type Asked, type Resume, type Verdict } from './verdict.js';
 import { recordedUrl } from './plan.js';
 import type { TransferContext } from './context.js';
+
+/** How a kept-alive socket that the server closed reads when a request goes out on it. */
+const STALE = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
+const MAX_STALE = 2;
 
 // Bodies at most this big are gathered and written in one go (by the writer thread).
 const GATHER_LIMIT = 256 << 10;
@@ -75,12 +80,35 @@ export async function attempt(req: Request, lease: Lease, ctx: TransferContext, 
     if (proxyAuth) headers = { ...req.headers, host: url.host, 'proxy-authorization': proxyAuth };
     else if (req.headers === opts.headers) headers = withHost(opts.headers, url.host);
     else headers = { ...req.headers, host: url.host };
-    const head = await exchange(lease.client, { path: ctx.requestPath(url), headers }, decide, {
-      watchdog: ctx.watchdog,
-      remainingMs: req.remainingMs,
-      onMaxTime: req.remainingMs !== undefined ? () => maxTimeReached(opts.maxTimeMs) : undefined,
-      spend: ctx.bandwidth?.spender(url.origin),
-    });
+    let head: Head;
+    for (let stale = 0; ; stale++) {
+      // Whether the request goes out on a socket that served an earlier one (kept alive).
+      const reused = ((lease.client as { stats?: { connected?: number } }).stats?.connected ?? 0) > 0;
+      try {
+        head = await exchange(lease.client, { path: ctx.requestPath(url), headers }, decide, {
+          watchdog: ctx.watchdog,
+          remainingMs: req.remainingMs,
+          onMaxTime: req.remainingMs !== undefined ? () => maxTimeReached(opts.maxTimeMs) : undefined,
+          spend: ctx.bandwidth?.spender(url.origin),
+        });
+        break;
+      } catch (err) {
+        // The server closed the kept-alive socket as the request went out on it (a close right
+        // after an answer without `Connection: close`), before any answer: asked again on this
+        // slot once the close is seen (a turn of the event loop), so the slot dials afresh, as
+        // curl does. Reported as a retry (a request was sent again) but outside --retries and
+        // with no backoff: a retry after a backoff gave the slot to the next item, which met the
+        // next dead socket (50 files from such a server: 27 retries, 0.77 s; now 0.26 s).
+        if (reused && verdict === undefined && stale < MAX_STALE && STALE.has(errorCode(err) ?? '')) {
+          ctx.stats.retries++;
+          ctx.report.retry({ item, attempt: result.attempts, delayMs: 0, reason: 'the server closed a kept-alive connection before answering' });
+          result.attempts++;
+          await new Promise((resolve) => setImmediate(resolve));
+          continue;
+        }
+        throw err;
+      }
+    }
     return { verdict: verdict!, status: head.status, body };
   } finally {
     ctx.stats.active--;
