@@ -99,6 +99,9 @@ test('fold: repeated equal Content-Length values become one; conflicts are left 
   assert.equal(fold(head(['Content-Length: 3', 'Transfer-Encoding: chunked'])), head(['Transfer-Encoding: chunked']));
   // A control character in a value would make the parser refuse the whole head.
   assert.equal(fold(head(['Content-Disposition: attachment; filename="\u001b[31mx"', 'Content-Length: 3'])), head(['Content-Disposition: attachment; filename="_[31mx"', 'Content-Length: 3']));
+  // Bare LF line ends become CRLF; an obs-fold continuation joins its line with one space.
+  assert.equal(fold('HTTP/1.1 200 OK\nContent-Length: 5\nX: y\n'), head(['Content-Length: 5', 'X: y']));
+  assert.equal(fold(head(['X-Long: a', ' b', '\tc', 'Content-Length: 5'])), head(['X-Long: a b c', 'Content-Length: 5']));
 });
 
 test('a header repeated with the same value is accepted (Content-Length twice, or "5, 5"), also after a 1xx', async (t) => {
@@ -159,6 +162,22 @@ test('an unasked-for 100 Continue is skipped, as curl does, alone or among other
   assert.equal(r2.code, 1);
   assert.match(r2.summary.failures[0]!.error, /timed out/, 'a 100 is not progress: the item times out, it does not hang');
   assert.deepEqual(readdirSync(d2).filter((n) => n !== '.bulkget'), []);
+});
+
+test('heads with bare LF line ends, or a header folded over two lines (obs-fold), are read as curl reads them', async (t) => {
+  const s = await raw(t);
+  const always = <T>(a: T) => [a, a, a, a];
+  s.file('/lf', { script: always({ raw: 'HTTP/1.1 200 OK\nContent-Length: 5\n\nhello', then: 'keep' as const }) });
+  s.file('/mixed', { script: always({ raw: 'HTTP/1.1 200 OK\r\nContent-Length: 5\n\r\nhello', then: 'keep' as const }) });
+  s.file('/obs', { script: always({ raw: 'HTTP/1.1 200 OK\r\nX-Long: a\r\n b\r\nContent-Length: 5\r\n\r\nhello', then: 'keep' as const }) });
+  s.file('/interim-lf', { script: always({ raw: 'HTTP/1.1 100 Continue\n\nHTTP/1.1 200 OK\nContent-Length: 5\n\nhello', then: 'keep' as const }) });
+  s.file('/plain', { size: 7 });
+  const dest = tmp();
+  const r = await fetchAll(['/lf', '/mixed', '/obs', '/interim-lf', '/plain'].map((p) => s.url(p)), { dest, retries: 0, limit: 1, timeout: 3000 });
+  assert.equal(r.code, 0, JSON.stringify(r.summary.failures));
+  for (const name of ['lf', 'mixed', 'obs', 'interim-lf']) assert.equal(readFileSync(path.join(dest, name), 'utf8'), 'hello', name);
+  assert.equal(readFileSync(path.join(dest, 'plain')).length, 7);
+  assert.equal(r.summary.retries, 0, 'the lenient re-attempt is not a retry');
 });
 
 test('a control character in a header of the very first answer: the file still comes, its server name sanitised', async (t) => {

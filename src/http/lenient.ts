@@ -3,7 +3,8 @@
 // parser refuses them, so such a file could never be downloaded. Before the parser sees a
 // response head, this folds those repeats into one line; different values are left alone (that
 // answer is broken, and the parser says so). A Content-Length beside Transfer-Encoding is dropped,
-// as RFC 9112 says a recipient should treat it.
+// as RFC 9112 says a recipient should treat it. Bare LF line ends become CRLF and a header folded
+// over two lines (obs-fold) is joined, as curl reads both; an unasked-for 100 Continue is skipped.
 //
 // It sits on the socket undici reads from: each head is looked at once, the body passes through
 // untouched. A head starts after each request written (pipelining is 1: the next answer can only
@@ -11,7 +12,6 @@
 
 import type { Socket } from 'node:net';
 
-const CRLFCRLF = Buffer.from('\r\n\r\n');
 /** Anything longer is no head undici accepts either: passed on as it is. */
 const MAX_HEAD = 64 << 10;
 
@@ -37,8 +37,10 @@ export function foldRepeatedLengths(socket: Socket): void {
     let last = 0; // bytes before this offset are in `out` already
     let dropped = false;
     while (inHead && at < chunk.length) {
-      const end = chunk.indexOf(CRLFCRLF, at);
-      if (end < 0) {
+      // The head is [at, end): its lines with their line ends; the blank line ends before `next`.
+      const next = headEnd(chunk, at);
+      const end = next < 0 ? -1 : chunk[next - 2] === 0x0d ? next - 2 : next - 1;
+      if (next < 0) {
         if (chunk.length - at > MAX_HEAD) {
           inHead = false; // not ours to judge: the parser will refuse it
           break;
@@ -61,13 +63,13 @@ export function foldRepeatedLengths(socket: Socket): void {
         // `100 Continue`, which undici refuses when no request asked for it (we never send
         // `Expect`): skipped, as curl does. Other 1xx heads go to the parser, which skips them.
         if (last < at) out.push(chunk.subarray(last, at));
-        last = end + 4;
+        last = next;
         dropped = true;
-      } else if (needsFolding(chunk, at, end + 2)) {
-        out.push(chunk.subarray(last, at), Buffer.from(fold(chunk.toString('latin1', at, end + 2)) + '\r\n', 'latin1'));
-        last = end + 4;
+      } else if (needsFolding(chunk, at, end)) {
+        out.push(chunk.subarray(last, at), Buffer.from(fold(chunk.toString('latin1', at, end)) + '\r\n', 'latin1'));
+        last = next;
       }
-      at = end + 4;
+      at = next;
     }
     // The usual answer needs nothing: the chunk goes on as it came, no copy, no slice.
     if (out.length === 0 && !dropped) return chunk;
@@ -84,6 +86,19 @@ const CONTROL_IN_LINE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
 
 const isDigit = (b: number): boolean => b >= 0x30 && b <= 0x39;
 
+/**
+ * The offset just past the blank line that ends the head starting at `at`, or -1 while it has not
+ * all come. Lines may end in a bare LF (curl and wget take such heads; the parser does not).
+ */
+function headEnd(buf: Buffer, at: number): number {
+  for (let i = buf.indexOf(0x0a, at); i >= 0; i = buf.indexOf(0x0a, i + 1)) {
+    const b = buf[i + 1];
+    if (b === 0x0a) return i + 2;
+    if (b === 0x0d && buf[i + 2] === 0x0a) return i + 3;
+  }
+  return -1;
+}
+
 const CONTENT_LENGTH = Buffer.from('content-length');
 const TRANSFER_ENCODING = Buffer.from('transfer-encoding');
 
@@ -96,7 +111,8 @@ function startsWithName(buf: Buffer, at: number, end: number, name: Buffer): boo
 
 /**
  * One pass over the head's bytes, no string made: repeated or listed Content-Length, one beside
- * Transfer-Encoding, or a control character. Almost every head passes straight through.
+ * Transfer-Encoding, a control character, a bare LF line end or a folded line. Almost every head
+ * passes straight through.
  */
 function needsFolding(buf: Buffer, start: number, end: number): boolean {
   let lengths = 0;
@@ -104,8 +120,11 @@ function needsFolding(buf: Buffer, start: number, end: number): boolean {
   let inLength = false;
   for (let i = start; i < end; i++) {
     const b = buf[i]!;
+    if (b === 0x0a) return true; // a bare LF line end
     if (b === 0x0d && buf[i + 1] === 0x0a) {
       i++;
+      // A line that starts with a space or a tab continues the one before (obs-fold).
+      if (i + 1 < end && (buf[i + 1] === 0x20 || buf[i + 1] === 0x09)) return true;
       inLength = startsWithName(buf, i + 1, end, CONTENT_LENGTH);
       if (inLength) lengths++;
       else if (startsWithName(buf, i + 1, end, TRANSFER_ENCODING)) chunked = true;
@@ -122,7 +141,13 @@ function needsFolding(buf: Buffer, start: number, end: number): boolean {
  * values folded: `5, 5` becomes `5`, and a later line with the same value is dropped.
  */
 export function fold(head: string): string {
-  const lines = head.split('\r\n');
+  // Bare LF line ends become CRLF; a continuation line (obs-fold) joins the line before with one
+  // space, as RFC 9112 5.2 lets a recipient do.
+  const lines: string[] = [];
+  for (const line of head.split(/\r?\n/)) {
+    if (lines.length > 1 && line !== '' && (line[0] === ' ' || line[0] === '\t')) lines[lines.length - 1] += ' ' + line.trim();
+    else lines.push(line);
+  }
   // With Transfer-Encoding, Content-Length is to be ignored (RFC 9112 6.3), as curl does; undici's
   // parser refuses the pair outright.
   const chunked = lines.some((l) => /^transfer-encoding[ \t]*:/i.test(l));
