@@ -38,6 +38,8 @@ export interface RawLine extends InputLine {
   overlong?: boolean;
   /** Already structured (an ItemSpec): no text to parse. */
   spec?: ItemSpec;
+  /** A --jobs thread's item: whether its name was given in the input (the spec's `out` is always set there). */
+  given?: boolean;
 }
 
 export interface ParsedEntry {
@@ -63,6 +65,8 @@ export interface Item {
   line: number;
   /** Display label (the flags command uses the upper-case country code). */
   label?: string;
+  /** The output path was given in the input: --content-disposition does not rename it (curl -o, wget -O). */
+  given?: true;
 }
 
 // --- what comes out ----------------------------------------------------------------------------

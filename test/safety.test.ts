@@ -137,6 +137,21 @@ test('a Content-Disposition or a URL naming .bulkget does not touch bulkget\'s r
   sb.check();
 });
 
+test('--content-disposition renames only what the URL named: an output path given in the input stays (curl -o, wget -O), with --jobs too', async (t) => {
+  const s = await server(t);
+  const a = s.route('/a', { headers: { 'content-disposition': 'attachment; filename="server-a.bin"' } });
+  const b = s.route('/b', { headers: { 'content-disposition': 'attachment; filename="server-b.bin"' } });
+  for (const jobs of [1, 2]) {
+    const sb = sandbox(t);
+    const r = await fetchAll([`${s.url('/a')} mine/given.bin`, s.url('/b')], { dest: sb.dest, contentDisposition: true, jobs });
+    assert.equal(r.code, 0, JSON.stringify(r.summary.failures));
+    assert.deepEqual(readFileSync(path.join(sb.dest, 'mine', 'given.bin')), a.body, `--jobs ${jobs}`);
+    assert.deepEqual(readFileSync(path.join(sb.dest, 'server-b.bin')), b.body, `--jobs ${jobs}`);
+    assert.deepEqual(readdirSync(sb.dest).filter((f) => f !== '.bulkget').sort(), ['mine', 'server-b.bin']);
+    sb.check();
+  }
+});
+
 test('a sub-folder of DEST that is a symlink out of DEST is not followed', async (t) => {
   const s = await server(t);
   const sb = sandbox(t);

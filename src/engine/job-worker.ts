@@ -15,8 +15,8 @@ export interface JobData {
   tag: string;
 }
 
-/** An item as the run sends it: [seq, url, out, sha256, size, label]. */
-export type JobItem = [number, string, string, string | null, number | null, string | null];
+/** An item as the run sends it: [seq, url, out, sha256, size, label, given (1: out came from the input)]. */
+export type JobItem = [number, string, string, string | null, number | null, string | null, 0 | 1];
 /** A result as the job sends it back: [seq, outcome, status, error, attempts, bytes, out, timeMs]. */
 export type JobResult = [number, string, number | null, string | null, number, number, string, number];
 
@@ -39,10 +39,10 @@ let wake: (() => void) | undefined;
 const ac = new AbortController();
 port.on('message', (m: ToJob) => {
   if (m.t === 'items') {
-    for (const [seq, url, out, sha256, size, label] of m.items) {
+    for (const [seq, url, out, sha256, size, label, given] of m.items) {
       const spec = { url, out, ...(sha256 ? { sha256 } : {}), ...(size !== null ? { size } : {}), ...(label ? { label } : {}) };
       // The run's sequence number rides in `line`: results go back by it.
-      queue.push({ text: '', spec, source: 'job', line: seq });
+      queue.push({ text: '', spec, source: 'job', line: seq, given: given === 1 });
     }
   } else if (m.t === 'end') ended = true;
   else ac.abort();

@@ -57,7 +57,7 @@ function startWorker(data: JobData): Worker {
 }
 
 function jobItem(seq: number, item: Item): JobItem {
-  return [seq, item.url.href, item.out, item.sha256 ?? null, item.size ?? null, item.label ?? null];
+  return [seq, item.url.href, item.out, item.sha256 ?? null, item.size ?? null, item.label ?? null, item.given ? 1 : 0];
 }
 
 export async function runJobs(lines: AsyncIterable<RawLine> | Iterable<RawLine>, o: ResolvedOptions, run: EngineRun): Promise<EngineEnd> {

@@ -51,6 +51,7 @@ export class ItemMaker {
     if (parsed.sha256 !== undefined) item.sha256 = parsed.sha256;
     if (parsed.size !== undefined) item.size = parsed.size;
     if (raw.spec?.label !== undefined) item.label = raw.spec.label;
+    if (raw.given ?? parsed.out !== undefined) item.given = true;
     return { item };
   }
 

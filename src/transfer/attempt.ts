@@ -51,7 +51,8 @@ export async function attempt(req: Request, lease: Lease, ctx: TransferContext, 
     size: item.size,
     maxFilesize: opts.maxFilesize,
     maxRetryWaitMs: opts.maxRetryWaitMs,
-    contentDisposition: opts.contentDisposition,
+    // A name given in the input stays (curl -o, wget -O): the server's only replaces the URL's.
+    contentDisposition: opts.contentDisposition && !item.given,
   };
   let verdict: Verdict | undefined;
   let body: BodyFile | undefined;
