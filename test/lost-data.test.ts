@@ -76,6 +76,24 @@ test('a body cut short with no validator is fetched again whole, never glued', a
   }
 });
 
+test('cut short on every attempt with no validator: failed, and no partial is left that no run could continue', async (t) => {
+  const s = await raw(t);
+  const cutEvery = (a: RawAction): RawAction[] => [a, a, a];
+  // Chunked, Content-Length, and the same sizes with an ETag: only the last two may keep a partial.
+  s.file('/chunked.bin', { size: 600_000, chunked: true, etag: undefined, lastModified: undefined, script: cutEvery({ chunkedCut: 400_000 }) });
+  s.file('/length.bin', { size: 600_000, etag: undefined, lastModified: undefined, script: cutEvery({ cut: 400_000, how: 'fin' }) });
+  s.file('/small.bin', { size: 100_000, etag: undefined, lastModified: undefined, script: cutEvery({ cut: 40_000, how: 'rst' }) });
+  s.file('/tagged.bin', { size: 600_000, script: cutEvery({ cut: 100_000, how: 'fin' }) });
+  const dest = tmp();
+  const r = await fetchAll(['/chunked.bin', '/length.bin', '/small.bin', '/tagged.bin'].map((p) => s.url(p)), { dest, retries: 1, retryDelay: 10 });
+  assert.equal(r.code, 1);
+  assert.equal(r.summary.counts.failed, 4, JSON.stringify(r.summary.failures));
+  assert.deepEqual(files(dest), []);
+  // The tagged one is continued by the next run (Range + If-Range); the others could only be
+  // fetched whole again, so their bytes were litter.
+  assert.deepEqual(partials(dest), [path.basename(partialOf(dest, 'tagged.bin'))]);
+});
+
 test('cut short on every attempt: failed with a clear reason, no file under the final name, the partial resumes next run', async (t) => {
   const s = await raw(t);
   const f = s.file('/cut.bin', { size: 65_536, script: [{ cut: 20_480, how: 'fin', connectionClose: true }] });

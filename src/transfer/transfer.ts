@@ -14,7 +14,7 @@ import type { Item, ItemResult, Outcome } from '../types.js';
 import { describeError, errorCode, isDiskFull } from '../errors.js';
 import { escapeControls } from '../text.js';
 import type { Placement } from '../store/dest.js';
-import { discardPart } from '../store/files.js';
+import { discardPart, partSize } from '../store/files.js';
 import { requestHeaders } from '../http/credentials.js';
 import { maxTimeReached } from '../http/watchdog.js';
 import { conditionsFor, resumeFrom } from './plan.js';
@@ -46,8 +46,9 @@ const UNCHANGED = new End('unchanged');
 export async function transfer(item: Item, ctx: TransferContext): Promise<ItemResult> {
   const result: ItemResult = { item, url: item.url.href, out: item.out, outcome: 'failed', attempts: 0, bytes: 0, timeMs: 0 };
   let end: End;
+  const at: { part?: string } = {};
   try {
-    end = await run(item, ctx, result);
+    end = await run(item, ctx, result, at);
   } catch (err) {
     if (isDiskFull(err) && ctx.signal.aborted) {
       // The run already stopped for a full disk (or was stopped): the items that were being
@@ -65,12 +66,16 @@ export async function transfer(item: Item, ctx: TransferContext): Promise<ItemRe
     }
   }
   result.outcome = end.outcome;
+  // A partial the next run could not continue (no validator to guard a Range, as a chunked or
+  // close-delimited answer without ETag or Last-Modified) is only litter once the item failed.
+  // A run that stopped (a full disk) keeps its partials, as an interrupt does (SPEC).
+  if (end.outcome === 'failed' && at.part !== undefined && !ctx.signal.aborted) await dropUseless(item, at.part, ctx);
   // Messages can carry a server's words (a Location): never raw control characters.
   if (end.error !== undefined) result.error = escapeControls(end.error);
   return result;
 }
 
-async function run(item: Item, ctx: TransferContext, result: ItemResult): Promise<End> {
+async function run(item: Item, ctx: TransferContext, result: ItemResult, at: { part?: string }): Promise<End> {
   const { opts } = ctx;
   let place: Placement;
   try {
@@ -80,6 +85,7 @@ async function run(item: Item, ctx: TransferContext, result: ItemResult): Promis
     if (isDiskFull(err)) throw err;
     return new End('failed', describeError(err));
   }
+  at.part = place.part;
   // In a folder that held nothing when the run began the file cannot exist yet: no conditions.
   const conditional = place.fresh ? undefined : await conditionsFor(item, place, opts.ifExists, ctx.state);
   if (conditional === 'skip') return SKIPPED;
@@ -196,6 +202,16 @@ async function run(item: Item, ctx: TransferContext, result: ItemResult): Promis
     await sleep(step.waitMs, ctx.signal);
     // A partial written by the failed attempt is continued if we know its validator.
     resume = await resumeFrom(item, place.part, ctx.state);
+  }
+}
+
+/** Removes the partial of a failed item unless a later run could continue it (resumeFrom). */
+async function dropUseless(item: Item, part: string, ctx: TransferContext): Promise<void> {
+  if (partSize(part) <= 0) return;
+  try {
+    if ((await resumeFrom(item, part, ctx.state)) === undefined) discardPart(part);
+  } catch {
+    // The record could not be read: the partial stays, as it would have.
   }
 }
 
