@@ -74,3 +74,30 @@ test('routing: every URL to one job; with a narrow --per-host, an endpoint to th
     assert.equal(s.free, !(perHost > 0 && perHost < jobs));
   }
 });
+
+test('routing with a narrow --per-host: the first endpoints spread over the jobs by load, whatever their names hash to', () => {
+  // -l 4 -p 2 --jobs 3: budgets 2, 1, 1, each endpoint tied to two jobs. Every triple of hosts must
+  // use all three jobs (by a hash alone, one triple in nine sat on the same two: two connections of four).
+  for (let t = 0; t < 300; t++) {
+    const s = splitBudgets(3, { limit: 4, perHost: 2, rate: 0, maxSpeed: 0, maxHostSpeed: 0 });
+    assert.deepEqual(s.budgets.map((b) => b.limit), [2, 1, 1]);
+    const jobsOf = new Map<string, Set<number>>();
+    for (const port of [1000 + 3 * t, 1001 + 3 * t, 1002 + 3 * t]) {
+      const origin = `http://127.0.0.1:${port}`;
+      const seen = new Set<number>();
+      for (let i = 0; i < 40; i++) seen.add(s.route(origin, `${origin}/f${i}.bin`));
+      assert.equal(seen.size, 2, `${origin}: two jobs, one connection each`);
+      jobsOf.set(origin, seen);
+    }
+    const used = new Set([...jobsOf.values()].flatMap((x) => [...x]));
+    assert.equal(used.size, 3, `ports ${1000 + 3 * t}-${1002 + 3 * t}: ${JSON.stringify([...jobsOf].map(([o, j]) => [o, [...j]]))}`);
+    // Each job can open min(its share, endpoints it serves) at once: all four in sum.
+    const open = s.budgets.map((b, j) => Math.min(b.limit, [...jobsOf.values()].filter((x) => x.has(j)).length));
+    assert.equal(open.reduce((a, b) => a + b, 0), 4, `connections at once per job: ${open}`);
+  }
+  // Placed once: asked again (and after others), an endpoint keeps its jobs.
+  const s = splitBudgets(4, { limit: 8, perHost: 2, rate: 0, maxSpeed: 0, maxHostSpeed: 0 });
+  const first = Array.from({ length: 10 }, (_, i) => s.route(`http://h${i}`, `http://h${i}/x`));
+  for (let i = 10; i < 50; i++) s.route(`http://h${i}`, `http://h${i}/x`);
+  assert.deepEqual(Array.from({ length: 10 }, (_, i) => s.route(`http://h${i}`, `http://h${i}/x`)), first);
+});
