@@ -30,6 +30,16 @@
 // --max-semi-space-size=2: a million-line list (dry run) peaked 25 bytes per item above a
 // ten-thousand-line one with it, 48 without (SPEC allows 32): the young generation otherwise grows
 // to 3 x 16 MiB of RSS. 10,000 small files: within noise of 4 and 8 in speed (1.47-1.53 s).
+// Re-measured 2026-12-02 at steady state (Node 20.20, 5-6 interleaved rounds, medians): 8 is
+// faster, 100,000 x 4 KiB 6.77 vs 7.87 s (8.80 vs 10.19 CPU s), 2,000 x 1 MiB 4.05 vs 4.65 s
+// (5.38 vs 6.14 CPU s), since scavenges are 4x rarer (301 vs 1,084, 0.87 vs 1.88 s of pauses) and
+// fewer objects are promoted. It still stays out: a 10,000-file run then ends before the old
+// generation reaches its first full collection (peak 93-96 MiB real, against 108-109 with 2), while
+// a million-file run always does (138.7 MiB), so the million-URL list measures 47 bytes per item
+// above the 10,000 one, against SPEC's 32 (4 and 6 lowered that baseline alike). Full
+// collections forced every 12 or 16 MiB of heap growth, to keep the long run's old generation as
+// low, cost the gain back (7.70 and 7.54 s against 6.49; 476 "weak objects" deoptimisations
+// against none).
 // NODE_EXTRA_CA_CERTS moves to BULKGET_DEFERRED_CA_CERTS (the shell expands it): Node 20 reads that
 // file as it starts, 45 ms of every run with the Debian bundle (`node -e 0`: 70 ms with it, 25
 // without; Node 24 reads it lazily, no difference); bulkget trusts the file itself at its first
