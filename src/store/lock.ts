@@ -17,7 +17,7 @@
 // stale time (and exits 2 in a cron job), and it records no owner to name in the message.
 
 import { closeSync, constants, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
-import { link, open, rename, unlink } from 'node:fs/promises';
+import { open, unlink } from 'node:fs/promises';
 import { uniqueHex } from '../unique.js';
 import type net from 'node:net';
 import { join } from 'node:path';
@@ -114,33 +114,35 @@ async function readLock(path: string): Promise<{ text: string; touched: number }
   }
 }
 
+// A run that died while judging a stale lock leaves its guard; a judgement takes milliseconds.
+const GUARD_STALE_MS = 10_000;
+
 /**
- * Removes a stale lock, but only the one judged stale: it is first renamed to a private name
- * (atomic, so only one of several racing runs gets it) and its content compared. If a live run
- * replaced it meanwhile, its lock is put back.
+ * Removes a stale lock, but only the one judged stale. One run at a time judges: it holds a guard
+ * file (created like the lock, all or nothing) while it reads the lock again and removes it only if
+ * it still holds what was judged stale. Moving the lock aside first and putting back a live one
+ * (as before) left the name free for a moment: with five runs racing for a stale lock, a third one
+ * took it in that moment and two runs went on (seen on Node 24 under load).
  */
 async function removeStale(lockPath: string, seen: string, dir: string): Promise<void> {
-  const aside = `${lockPath}.stale.${process.pid}.${uniqueHex(12)}`;
-  try {
-    await rename(lockPath, aside);
-  } catch (err) {
-    if (codeOf(err) === 'ENOENT') return; // someone else removed it: just try again
-    throw err;
-  }
-  const got = await readLock(aside);
-  if (got?.text === seen) {
-    await unlink(aside).catch(() => undefined);
-    // Its socket file is left over too (the kernel closed the socket, not the file).
-    const rec = parseRecord(seen);
-    if (rec?.sock && /^lock-[0-9a-f]+\.sock$/.test(rec.sock)) await unlink(join(dir, rec.sock)).catch(() => undefined);
+  const guard = `${lockPath}.takeover`;
+  if (!tryCreate(guard, `${process.pid}\n`)) {
+    // Another run is judging it (or died at it, long ago): look again shortly.
+    const st = lstatSync(guard, { throwIfNoEntry: false });
+    if (st && Date.now() - st.mtimeMs > GUARD_STALE_MS) unlinkQuiet(guard);
+    await new Promise((resolve) => setTimeout(resolve, 50));
     return;
   }
   try {
-    await link(aside, lockPath);
-  } catch {
-    // the lock name is taken again either way
+    const now = await readLock(lockPath);
+    if (now?.text !== seen) return; // released, or taken by a live run meanwhile
+    await unlink(lockPath).catch(() => undefined);
+    // Its socket file is left over too (the kernel closed the socket, not the file).
+    const rec = parseRecord(seen);
+    if (rec?.sock && /^lock-[0-9a-f]+\.sock$/.test(rec.sock)) await unlink(join(dir, rec.sock)).catch(() => undefined);
+  } finally {
+    unlinkQuiet(guard);
   }
-  await unlink(aside).catch(() => undefined);
 }
 
 /** Takes DEST's lock or throws LockBusyError naming the run (and host) that holds it. */
