@@ -42,6 +42,22 @@ export interface RawLine extends InputLine {
   given?: boolean;
 }
 
+/**
+ * Lines that can also be taken many at a time: the CLI's files and stdin hand over every line of a
+ * 16 KiB piece at once. Read one by one, each line cost four layers of async iteration (reader,
+ * inputs, the library's source, the abort guard), a promise and an iterator result in each: 7%
+ * of the CPU of 100,000 x 4 KiB (7.50 -> 6.96 CPU s, 5 interleaved rounds, Node 20.20).
+ */
+export const LINE_BATCHES: unique symbol = Symbol('bulkget.lineBatches');
+
+export interface BatchedLines extends AsyncIterable<RawLine> {
+  [LINE_BATCHES](): AsyncIterator<readonly RawLine[]>;
+}
+
+export function isBatched(x: object): x is BatchedLines {
+  return LINE_BATCHES in x;
+}
+
 export interface ParsedEntry {
   kind: 'entry';
   url: URL;

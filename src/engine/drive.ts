@@ -3,6 +3,7 @@
 // memory and the first download starts at once.
 
 import type { Item, ItemResult, RawLine, Reporter, Stats } from '../types.js';
+import { batchesUntilAborted } from './sources.js';
 import type { ItemMaker } from '../items/maker.js';
 import { Waker } from './control.js';
 
@@ -69,18 +70,20 @@ export function drive(o: DriveOptions): Driver {
     };
     o.signal.addEventListener('abort', onAbort, { once: true });
     try {
-      for await (const raw of untilAborted(o.lines, o.signal)) {
-        if (o.signal.aborted) break;
-        const made = o.maker.make(raw);
-        if (made === null) continue;
-        if ('invalid' in made) {
-          o.stats.invalid++;
-          o.reporter.invalid(made.invalid);
-          continue;
+      input: for await (const batch of batchesUntilAborted(o.lines, o.signal)) {
+        for (const raw of batch) {
+          if (o.signal.aborted) break input;
+          const made = o.maker.make(raw);
+          if (made === null) continue;
+          if ('invalid' in made) {
+            o.stats.invalid++;
+            o.reporter.invalid(made.invalid);
+            continue;
+          }
+          if (!room()) await waitFor(room);
+          if (o.signal.aborted) break input;
+          start(made.item);
         }
-        if (!room()) await waitFor(room);
-        if (o.signal.aborted) break;
-        start(made.item);
       }
       o.stats.inputDone = !o.signal.aborted;
       if (o.stats.inputDone) o.reporter.inputEnd(o.stats.queued);
@@ -91,48 +94,4 @@ export function drive(o: DriveOptions): Driver {
     return o.signal.aborted;
   };
   return { done: run(), poke };
-}
-
-/**
- * The lines, ending early when the signal fires. A pipe that stays open (a producer that is
- * still running, a terminal) would otherwise keep the loop waiting for its next line after
- * Ctrl-C, and the run would never get to its report.
- */
-export async function* untilAborted(lines: AsyncIterable<RawLine> | Iterable<RawLine>, signal: AbortSignal): AsyncGenerator<RawLine> {
-  if (Symbol.iterator in lines) {
-    for (const raw of lines) {
-      if (signal.aborted) return;
-      yield raw;
-    }
-    return;
-  }
-  const it = lines[Symbol.asyncIterator]();
-  // One wake-up slot rather than Promise.race against a long-lived abort promise: every race
-  // would leave a reaction on it, which over ten million lines is memory that never comes back.
-  let wake: ((v: 'aborted') => void) | undefined;
-  const onAbort = () => wake?.('aborted');
-  signal.addEventListener('abort', onAbort, { once: true });
-  let finished = false;
-  try {
-    for (;;) {
-      if (signal.aborted) return;
-      const pending = it.next();
-      const next = await new Promise<IteratorResult<RawLine> | 'aborted'>((resolve, reject) => {
-        wake = resolve;
-        pending.then(resolve, reject);
-      });
-      wake = undefined;
-      if (next === 'aborted') return;
-      if (next.done) {
-        finished = true;
-        return;
-      }
-      yield next.value;
-    }
-  } finally {
-    signal.removeEventListener('abort', onAbort);
-    // Not awaited: an async generator's return() queues behind the next() still pending on the
-    // open pipe. The process exits after the report; the read is simply abandoned.
-    if (!finished) void it.return?.()?.catch(() => undefined);
-  }
 }

@@ -3,7 +3,7 @@
 // The run holds DEST's lock; this job writes its own record file.
 
 import { parentPort, workerData } from 'node:worker_threads';
-import { newStats, type RawLine, type Reporter } from '../types.js';
+import { LINE_BATCHES, newStats, type BatchedLines, type RawLine, type Reporter } from '../types.js';
 import { resolveOptions, type DownloadOptions, type Internal } from './options.js';
 import type { JobBudget } from './split.js';
 import { runEngine } from './run.js';
@@ -32,8 +32,8 @@ const port = parentPort!;
 const data = workerData as JobData;
 const post = (m: FromJob) => port.postMessage(m);
 
-// Items come in batches; the engine pulls them as lines.
-const queue: RawLine[] = [];
+// Items come in batches; the engine takes all that came at once (LINE_BATCHES).
+let queue: RawLine[] = [];
 let ended = false;
 let wake: (() => void) | undefined;
 const ac = new AbortController();
@@ -48,14 +48,18 @@ port.on('message', (m: ToJob) => {
   else ac.abort();
   wake?.();
 });
-const lines: AsyncIterable<RawLine> = {
-  [Symbol.asyncIterator]: () => ({
-    async next(): Promise<IteratorResult<RawLine>> {
-      while (queue.length === 0 && !ended && !ac.signal.aborted) await new Promise<void>((r) => (wake = r));
-      const raw = queue.shift();
-      return raw ? { value: raw, done: false } : { value: undefined, done: true };
-    },
-  }),
+async function nextBatch(): Promise<IteratorResult<readonly RawLine[]>> {
+  while (queue.length === 0 && !ended && !ac.signal.aborted) await new Promise<void>((r) => (wake = r));
+  if (queue.length === 0) return { value: undefined, done: true };
+  const taken = queue;
+  queue = [];
+  return { value: taken, done: false };
+}
+const lines: BatchedLines = {
+  [LINE_BATCHES]: () => ({ next: nextBatch }),
+  async *[Symbol.asyncIterator]() {
+    for (let r = await nextBatch(); !r.done; r = await nextBatch()) yield* r.value;
+  },
 };
 
 // Results go back in batches: a message per result would cost more than a small download.

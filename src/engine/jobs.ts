@@ -17,7 +17,7 @@ import type { ResolvedOptions, DownloadOptions } from './options.js';
 import { describeError } from '../errors.js';
 import { packageFile } from '../version.js';
 import type { EngineEnd, EngineRun } from './run.js';
-import { untilAborted } from './drive.js';
+import { batchesUntilAborted } from './sources.js';
 import { splitBudgets, type Split } from './split.js';
 import { stopSwitch, Waker } from './control.js';
 import type { FromJob, JobData, JobItem, JobResult, ToJob } from './job-worker.js';
@@ -216,30 +216,32 @@ export async function runJobs(lines: AsyncIterable<RawLine> | Iterable<RawLine>,
   run.onStarted?.({ poke, releaseNow: () => lock.release() });
   try {
     let seq = 0;
-    for await (const raw of untilAborted(lines, signal)) {
-      if (signal.aborted) break;
-      const made = maker.make(raw);
-      if (made === null) continue;
-      if ('invalid' in made) {
-        stats.invalid++;
-        run.reporter.invalid(made.invalid);
-        continue;
+    input: for await (const batch of batchesUntilAborted(lines, signal)) {
+      for (const raw of batch) {
+        if (signal.aborted) break input;
+        const made = maker.make(raw);
+        if (made === null) continue;
+        if ('invalid' in made) {
+          stats.invalid++;
+          run.reporter.invalid(made.invalid);
+          continue;
+        }
+        const item = made.item;
+        let job = jobFor(item);
+        if (!room(job)) {
+          // A free item waits for room in any job; a tied one for its own job.
+          await waitFor(split.free ? () => jobs.some((j) => !j.ended && room(j)) || jobs.every((j) => j.ended) : () => room(job) || job.ended);
+          // The job with room now takes it; or, where its job died while it waited, the next one.
+          if (split.free || job.ended) job = jobFor(item);
+        }
+        if (signal.aborted) break input;
+        stats.queued++;
+        run.reporter.queued(item);
+        job.outstanding.set(seq, item);
+        job.pending.push(jobItem(seq++, item));
+        if (job.pending.length >= BATCH) send(job);
+        else flushSoon();
       }
-      const item = made.item;
-      let job = jobFor(item);
-      if (!room(job)) {
-        // A free item waits for room in any job; a tied one for its own job.
-        await waitFor(split.free ? () => jobs.some((j) => !j.ended && room(j)) || jobs.every((j) => j.ended) : () => room(job) || job.ended);
-        // The job with room now takes it; or, where its job died while it waited, the next one.
-        if (split.free || job.ended) job = jobFor(item);
-      }
-      if (signal.aborted) break;
-      stats.queued++;
-      run.reporter.queued(item);
-      job.outstanding.set(seq, item);
-      job.pending.push(jobItem(seq++, item));
-      if (job.pending.length >= BATCH) send(job);
-      else flushSoon();
     }
     stats.inputDone = !signal.aborted;
     if (stats.inputDone) run.reporter.inputEnd(stats.queued);

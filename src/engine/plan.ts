@@ -5,15 +5,19 @@ import type { DownloadItem, InvalidInput, Item } from '../types.js';
 import { ItemMaker } from '../items/maker.js';
 import { NameAllocator } from '../items/names.js';
 import { resolveOptions, type DownloadOptions } from './options.js';
-import { toLines } from './sources.js';
+import { batchesUntilAborted, toLines } from './sources.js';
+
+const NEVER = new AbortController().signal;
 
 export type Planned = { item: Item } | { invalid: InvalidInput };
 
 export async function* plan(items: Iterable<DownloadItem> | AsyncIterable<DownloadItem>, options: DownloadOptions = {}): AsyncGenerator<Planned> {
   const o = resolveOptions(options);
   const maker = new ItemMaker({ layout: o.layout, shard: o.shard, names: new NameAllocator() });
-  for await (const raw of toLines(items)) {
-    const made = maker.make(raw);
-    if (made !== null) yield made;
+  for await (const batch of batchesUntilAborted(toLines(items), NEVER)) {
+    for (const raw of batch) {
+      const made = maker.make(raw);
+      if (made !== null) yield made;
+    }
   }
 }

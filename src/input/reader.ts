@@ -4,7 +4,7 @@
 import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
-import type { RawLine } from '../types.js';
+import { LINE_BATCHES, type BatchedLines, type RawLine } from '../types.js';
 import { SetupError } from '../errors.js';
 
 /**
@@ -29,11 +29,13 @@ function tooLong(s: string): boolean {
 }
 
 /**
- * Every line of `stream`, 1-based, blank and comment lines included (the caller parses them).
- * An async generator over the stream's own async iterator: while the consumer does not pull,
- * no chunk is read, so the stream's backpressure reaches the pipe or file.
+ * Every line of `stream`, 1-based, blank and comment lines included (the caller parses them), in
+ * batches: the lines that end in one decoded piece of a chunk. An async generator over the
+ * stream's own async iterator: while the consumer does not pull, no chunk is read, so the
+ * stream's backpressure reaches the pipe or file; a batch is handed over as soon as its piece is
+ * decoded, so a line from a slow pipe waits for nothing after it.
  */
-export async function* readLines(stream: NodeJS.ReadableStream | Readable, source: string): AsyncGenerator<RawLine> {
+export async function* readBatches(stream: NodeJS.ReadableStream | Readable, source: string): AsyncGenerator<RawLine[]> {
   // StringDecoder keeps a multi-byte character split across chunks until its last byte arrives.
   const decoder = new StringDecoder('utf8');
   let carry = ''; // the unfinished line from previous chunks
@@ -73,15 +75,16 @@ export async function* readLines(stream: NodeJS.ReadableStream | Readable, sourc
       }
       // The first newline closes the line carried over from earlier chunks.
       const first = overlong ? '' : carry + s.slice(0, nl);
-      yield finish(first);
+      const batch = [finish(first)];
       overlong = false;
       carry = '';
       start = nl + 1;
       // Lines wholly inside this chunk: slice straight out of the chunk string.
       while ((nl = s.indexOf('\n', start)) !== -1) {
-        yield finish(s.slice(start, nl));
+        batch.push(finish(s.slice(start, nl)));
         start = nl + 1;
       }
+      yield batch;
       if (start < s.length) {
         carry = s.slice(start);
         if (carry.length > MAX_LINE) {
@@ -96,7 +99,12 @@ export async function* readLines(stream: NodeJS.ReadableStream | Readable, sourc
   if (atStart && rest.charCodeAt(0) === 0xfeff) rest = rest.slice(1);
   if (rest.length > 0 && !overlong) carry += rest;
   // A final newline ends the last line; only text after it (or an unfinished overlong line) is a line.
-  if (carry.length > 0 || overlong) yield finish(carry);
+  if (carry.length > 0 || overlong) yield [finish(carry)];
+}
+
+/** Every line of `stream`, one at a time (see readBatches). */
+export async function* readLines(stream: NodeJS.ReadableStream | Readable, source: string): AsyncGenerator<RawLine> {
+  for await (const batch of readBatches(stream, source)) yield* batch;
 }
 
 /**
@@ -150,11 +158,19 @@ function describe(e: unknown): string {
   return String(e);
 }
 
-/** Positional URLs first (source "argv", line = argument position), then each input in order. */
-export async function* allLines(args: {
-  urls: string[];
-  inputs: Array<{ path: string; stream: Readable }>;
-}): AsyncGenerator<RawLine> {
-  for (let i = 0; i < args.urls.length; i++) yield { text: args.urls[i]!, source: 'argv', line: i + 1 };
-  for (const input of args.inputs) yield* readLines(input.stream, input.path);
+/**
+ * Positional URLs first (source "argv", line = argument position), then each input in order:
+ * line by line as an async iterable, and in batches through LINE_BATCHES (what the engine takes).
+ */
+export function allLines(args: { urls: string[]; inputs: Array<{ path: string; stream: Readable }> }): BatchedLines {
+  async function* batches(): AsyncGenerator<readonly RawLine[]> {
+    if (args.urls.length > 0) yield args.urls.map((text, i): RawLine => ({ text, source: 'argv', line: i + 1 }));
+    for (const input of args.inputs) yield* readBatches(input.stream, input.path);
+  }
+  return {
+    [LINE_BATCHES]: batches,
+    async *[Symbol.asyncIterator]() {
+      for await (const batch of batches()) yield* batch;
+    },
+  };
 }
