@@ -11,6 +11,7 @@ import type { buildConnector as BuildConnector } from 'undici';
 import { buildConnector } from './undici.js';
 import { foldRepeatedLengths } from './lenient.js';
 import { extraTrust } from './trust.js';
+import { largeReads } from './reads.js';
 
 /** Picks the proxy for a target: --proxy wins, else HTTP(S)_PROXY unless NO_PROXY matches. */
 export function proxyFor(target: URL, explicit: string | undefined, env: Record<string, string | undefined>): URL | undefined {
@@ -75,7 +76,14 @@ export function makeConnector(o: ConnectorOptions): BuildConnector.connector {
   if (!o.proxy || target.protocol === 'http:') {
     // Direct, or absolute form to an http proxy (the Client's origin is then the proxy itself,
     // see clientOrigin): undici's own connector.
-    const base = { timeout: o.timeoutMs, rejectUnauthorized: !o.insecure, ...(o.lookup ? { lookup: o.lookup } : {}) };
+    // A socket that runs no TLS (an http endpoint, or an http proxy) reads 256 KiB at a time (reads.ts).
+    const plain = clientOrigin(o.origin, o.proxy).startsWith('http:');
+    const base = {
+      timeout: o.timeoutMs,
+      rejectUnauthorized: !o.insecure,
+      ...(o.lookup ? { lookup: o.lookup } : {}),
+      ...(plain ? { onread: largeReads } : {}),
+    };
     // The extra certificates are read at this endpoint's first connection, not before.
     const trusted = o.extraCaCerts !== undefined && !o.insecure && target.protocol === 'https:';
     let connect: BuildConnector.connector | undefined = trusted ? undefined : buildConnector(base);

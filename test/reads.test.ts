@@ -1,0 +1,107 @@
+// Plain TCP sockets read up to 128 KiB at a time into buffers of their own (src/http/reads.ts):
+// a small read is copied out and the buffer kept, a big one is handed over whole and the socket
+// reads on into a new buffer, so no byte a body still holds is ever overwritten.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { largeReads } from '../src/http/reads.js';
+import { fetchAll } from './helpers/lib.js';
+import { tempDirs } from './helpers/tmp.js';
+
+const tmp = tempDirs('reads');
+
+/** Calls the callback as net does: `this` is the socket, then the buffer function right after. */
+function feed(sock: { push(b: Buffer): boolean }, buf: Buffer, n: number): { pushed: Buffer; next: Buffer | undefined; ret: boolean } {
+  let pushed: Buffer | undefined;
+  const fake = { push: (b: Buffer) => ((pushed = b), sock.push(b)) };
+  const ret = largeReads.callback.call(fake as unknown as net.Socket, n, buf);
+  const next = largeReads.buffer();
+  return { pushed: pushed!, next, ret };
+}
+
+test('reads: a socket gets a 128 KiB buffer; a small read is copied and the buffer kept; a big one is handed over and replaced', () => {
+  const first = largeReads.buffer();
+  assert.ok(first instanceof Uint8Array);
+  assert.equal(first!.length, 128 << 10);
+  const buf = first!;
+  const sink = { push: () => true };
+
+  buf.fill(7, 0, 5000);
+  const small = feed(sink, buf, 5000);
+  assert.equal(small.next, undefined, 'the socket keeps reading into the same buffer');
+  assert.equal(small.pushed.length, 5000);
+  assert.notEqual(small.pushed.buffer, buf.buffer, 'a small read is a copy');
+  buf.fill(9, 0, 5000); // the next read lands in the same buffer
+  assert.ok(small.pushed.every((b) => b === 7), 'the copy keeps its bytes');
+
+  buf.fill(5, 0, 30_000);
+  const mid = feed(sink, buf, 30_000);
+  assert.equal(mid.next, undefined);
+  assert.notEqual(mid.pushed.buffer, buf.buffer, 'a read under half the buffer is a copy');
+  buf.fill(9, 0, 30_000);
+  assert.ok(mid.pushed.every((b) => b === 5));
+
+  buf.fill(3, 0, 100_000);
+  const big = feed(sink, buf, 100_000);
+  assert.equal(big.pushed.length, 100_000);
+  assert.equal(big.pushed.buffer, buf.buffer, 'a big read is the buffer itself');
+  assert.ok(big.next instanceof Uint8Array && big.next.length === 128 << 10);
+  assert.notEqual(big.next!.buffer, buf.buffer, 'the socket reads on into a new buffer');
+});
+
+test('reads: false from push (the stream is full) stops reading, as Node does', () => {
+  const buf = largeReads.buffer()!;
+  assert.equal(feed({ push: () => false }, buf, 10).ret, false);
+  assert.equal(feed({ push: () => true }, buf, 10).ret, true);
+});
+
+test('reads: bodies big and small on one kept-alive connection arrive intact, read more than 64 KiB at a time', async (t) => {
+  // Exact bytes from a raw server: small answers around a 3 MiB one sent in one write, so reads
+  // are both copied and handed over while earlier bodies still wait to be written.
+  const bodies = new Map<string, Buffer>();
+  for (let i = 0; i < 6; i++) bodies.set(`/s${i}.bin`, randomBytes(3000 + i * 1000));
+  bodies.set('/big.bin', randomBytes(3 << 20));
+  bodies.set('/mid.bin', randomBytes(300_000));
+  const server = net.createServer((sock) => {
+    let buf = '';
+    sock.on('data', (d) => {
+      buf += d.toString('latin1');
+      let end: number;
+      while ((end = buf.indexOf('\r\n\r\n')) >= 0) {
+        const reqPath = buf.slice(0, end).split(' ')[1]!;
+        buf = buf.slice(end + 4);
+        const body = bodies.get(reqPath)!;
+        sock.write(Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n`), body]));
+      }
+    });
+    sock.on('error', () => {});
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => server.close());
+  const port = (server.address() as net.AddressInfo).port;
+
+  // Watch the reads net makes for the sockets (net takes the callback when a socket is made).
+  const original = largeReads.callback;
+  let largest = 0;
+  (largeReads as { callback: typeof original }).callback = function (this: net.Socket, n: number, b: Uint8Array) {
+    largest = Math.max(largest, n);
+    return original.call(this, n, b);
+  };
+  t.after(() => {
+    (largeReads as { callback: typeof original }).callback = original;
+  });
+
+  const order = ['/s0.bin', '/s1.bin', '/big.bin', '/s2.bin', '/s3.bin', '/mid.bin', '/s4.bin', '/s5.bin'];
+  const dest = tmp();
+  const r = await fetchAll(order.map((p) => `http://127.0.0.1:${port}${p}`), { dest, limit: 1 });
+  assert.equal(r.code, 0);
+  for (const p of order) {
+    const got = readFileSync(path.join(dest, p.slice(1)));
+    assert.equal(createHash('sha256').update(got).digest('hex'), createHash('sha256').update(bodies.get(p)!).digest('hex'), p);
+  }
+  assert.ok(largest > 64 << 10, `largest read ${largest} bytes`);
+});
