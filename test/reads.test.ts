@@ -1,6 +1,6 @@
-// Plain TCP sockets read up to 128 KiB at a time into buffers of their own (src/http/reads.ts):
-// a small read is copied out and the buffer kept, a big one is handed over whole and the socket
-// reads on into a new buffer, so no byte a body still holds is ever overwritten.
+// Plain TCP sockets read into buffers of their own (src/http/reads.ts), 16 KiB at first and 128 KiB
+// once a read fills one: a small read is copied out and the buffer kept, a big one is handed over
+// whole and the socket reads on into a new buffer, so no byte a body still holds is read over.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -23,12 +23,12 @@ function feed(sock: { push(b: Buffer): boolean }, buf: Buffer, n: number): { pus
   return { pushed: pushed!, next, ret };
 }
 
-test('reads: a socket gets a 128 KiB buffer; a small read is copied and the buffer kept; a big one is handed over and replaced', () => {
+test('reads: a socket starts on 16 KiB; a small read is copied and the buffer kept; a half-full one is handed over; a full one brings 128 KiB', () => {
+  const sink = { push: () => true };
   const first = largeReads.buffer();
   assert.ok(first instanceof Uint8Array);
-  assert.equal(first!.length, 128 << 10);
-  const buf = first!;
-  const sink = { push: () => true };
+  assert.equal(first!.length, 16 << 10);
+  let buf = first!;
 
   buf.fill(7, 0, 5000);
   const small = feed(sink, buf, 5000);
@@ -37,6 +37,17 @@ test('reads: a socket gets a 128 KiB buffer; a small read is copied and the buff
   assert.notEqual(small.pushed.buffer, buf.buffer, 'a small read is a copy');
   buf.fill(9, 0, 5000); // the next read lands in the same buffer
   assert.ok(small.pushed.every((b) => b === 7), 'the copy keeps its bytes');
+
+  const half = feed(sink, buf, 10_000);
+  assert.equal(half.pushed.buffer, buf.buffer, 'a half-full read is the buffer itself');
+  assert.ok(half.next instanceof Uint8Array && half.next.length === 16 << 10, 'a new buffer of the same size');
+  assert.notEqual(half.next!.buffer, buf.buffer);
+  buf = half.next!;
+
+  const full = feed(sink, buf, 16 << 10);
+  assert.equal(full.pushed.buffer, buf.buffer);
+  assert.ok(full.next instanceof Uint8Array && full.next.length === 128 << 10, 'a body streams in: 128 KiB reads');
+  buf = full.next!;
 
   buf.fill(5, 0, 30_000);
   const mid = feed(sink, buf, 30_000);
@@ -51,6 +62,10 @@ test('reads: a socket gets a 128 KiB buffer; a small read is copied and the buff
   assert.equal(big.pushed.buffer, buf.buffer, 'a big read is the buffer itself');
   assert.ok(big.next instanceof Uint8Array && big.next.length === 128 << 10);
   assert.notEqual(big.next!.buffer, buf.buffer, 'the socket reads on into a new buffer');
+  assert.ok(big.pushed.every((b) => b === 3));
+
+  // A socket made now starts small again.
+  assert.equal(largeReads.buffer()!.length, 16 << 10);
 });
 
 test('reads: false from push (the stream is full) stops reading, as Node does', () => {

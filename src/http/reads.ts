@@ -1,4 +1,5 @@
-// How a plain TCP socket's bytes are read: up to 128 KiB per read call instead of Node's 64 KiB.
+// How a plain TCP socket's bytes are read: into buffers of its own, up to 128 KiB per read call
+// once a body streams in, instead of Node's fresh 64 KiB per read.
 //
 // Node reads a socket into a fresh 64 KiB buffer each time it is readable, so a body streaming in
 // on loopback costs a read, a buffer and a pass through the stream and the parser per 64 KiB.
@@ -7,23 +8,27 @@
 //   with Node's reads, 0.206 s reading into 256 KiB buffers of its own, 0.221 s when those chunks
 //   still go through the socket's stream (as here), 0.282 s with 64 KiB ones: the size of a read
 //   is what pays, not the buffer's reuse;
-// - bulkget, 2 x 512 MiB over 4 connections: 1.043 -> 0.951 s, 1.43 -> 1.31 CPU s on Node 20.20
-//   (256 KiB reads 0.961 s, 512 KiB 0.969 s, at 5 and 13 MiB more peak RSS than 128); Node 24.21
-//   1.083 -> 0.981 s. 200 x 1 MiB and 2,000 x 1 MiB within noise (0.357-0.383 s for every read
-//   size, both versions); 10,000 x 4 KiB within noise (0.736 vs 0.750 s, over 3 hosts 0.873 vs
-//   0.853 s, 9 rounds).
+// - bulkget, 2 x 512 MiB over 4 connections: 1.021 -> 0.953 s, 1.42 -> 1.32 CPU s on Node 20.20;
+//   1.183 -> 0.957 s on Node 24.21 (reads of 256 and 512 KiB were no faster than 128 and held 5
+//   and 13 MiB more). 200 x 1 MiB, 2,000 x 1 MiB and 10,000 x 4 KiB within noise on both.
 //
-// Each socket reads into a buffer of its own (net's `onread` option). What one read brings is
-// pushed into the socket's stream as Node would push it, so undici and lenient.ts read it with
-// `socket.read()` as before. A read that filled half the buffer or more hands the buffer itself
-// over (its bytes may be kept until they are written) and the socket reads on into a new one; a
-// smaller read is copied out, so a 4 KiB answer never pins 128 KiB, and the socket keeps its
-// buffer. No byte a body still holds is ever read over. Sockets that run TLS are left to Node.
+// A new socket reads into 16 KiB: a small answer fits, and a thousand sockets hold 16 MiB, not
+// 128 (V8 counts these buffers against its heap limits too: 128 KiB for each of 64 sockets made
+// the 10,000-file memory baseline 7 MiB smaller, so the million-file run measured 33 bytes per
+// item above it instead of 27). A read that fills its buffer says a body is streaming in: the
+// socket's next buffer is 128 KiB. What one read brings is pushed into the socket's stream as
+// Node would push it, so undici and lenient.ts read it with `socket.read()` as before. A read
+// that filled half its buffer or more hands the buffer itself over (its bytes may be kept until
+// they are written) and the socket reads on into a new one; a smaller read is copied out, so a
+// 4 KiB answer never pins a whole buffer, and the socket keeps its buffer. No byte a body still
+// holds is ever read over. Sockets that run TLS are left to Node.
 
 import type { Socket } from 'node:net';
 
+/** A new socket's buffer: enough for a small answer, little to hold for each of many sockets. */
+const FIRST_BYTES = 16 << 10;
+/** The buffer of a socket whose read filled the one before (a body streaming in). */
 const READ_BYTES = 128 << 10;
-const HAND_OVER = READ_BYTES >> 1;
 // Small reads (one small answer each) are copied into a shared slab, one after the other, as
 // Buffer.allocUnsafe does below 4 KiB: no allocation per read.
 const SLAB_BYTES = 64 << 10;
@@ -31,24 +36,23 @@ const SLAB_MAX_COPY = 16 << 10;
 let slab = Buffer.allocUnsafeSlow(0);
 let slabAt = 0;
 
-// net calls the buffer function with no socket: once when the socket is made (a buffer is needed
-// then) and right after each callback (which says here whether its buffer was handed over).
-const MADE = 0;
-const KEPT = 1;
-const HANDED = 2;
-let last = MADE;
+// net calls the buffer function with no socket: once when the socket is made, and right after
+// each read's callback, which leaves here the size of the socket's next buffer (0: it keeps its
+// buffer). What is left unset when the function runs is a new socket's.
+let nextBytes = FIRST_BYTES;
 
 function nextBuffer(): Buffer | undefined {
-  const was = last;
-  last = MADE;
-  return was === KEPT ? undefined : Buffer.allocUnsafeSlow(READ_BYTES);
+  const n = nextBytes;
+  nextBytes = FIRST_BYTES;
+  return n === 0 ? undefined : Buffer.allocUnsafeSlow(n);
 }
 
 function onRead(this: Socket, n: number, buf: Uint8Array): boolean {
   let chunk: Buffer;
-  if (n >= HAND_OVER) {
+  if (n >= buf.length >> 1) {
+    // Half full or more: handed over. A full one says more is waiting: the next one is bigger.
     chunk = Buffer.from(buf.buffer, buf.byteOffset, n);
-    last = HANDED;
+    nextBytes = n === buf.length ? READ_BYTES : buf.length;
   } else {
     if (n <= SLAB_MAX_COPY) {
       if (slab.length - slabAt < n) {
@@ -59,7 +63,7 @@ function onRead(this: Socket, n: number, buf: Uint8Array): boolean {
       slabAt += n;
     } else chunk = Buffer.allocUnsafe(n);
     chunk.set(buf.subarray(0, n));
-    last = KEPT;
+    nextBytes = 0;
   }
   // false (more than the stream's high-water mark waits unread) stops reading until the next
   // socket.read(), as Node's own reads do.
