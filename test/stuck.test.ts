@@ -16,6 +16,9 @@ import { tempDirs } from './helpers/tmp.js';
 import { LockBusyError, acquireLock } from '../src/store/lock.js';
 import type { LockRecord } from '../src/store/lock-owner.js';
 import { fold } from '../src/http/lenient.js';
+import { exchange } from '../src/http/exchange.js';
+import { Watchdog } from '../src/http/watchdog.js';
+import type { Dispatcher } from 'undici';
 
 const tmp = tempDirs('stuck');
 const MAIN = path.join(ROOT, 'src/cli/main.ts');
@@ -35,6 +38,30 @@ test('102 Processing every 300 ms is not progress: --timeout 1s fails the attemp
   assert.equal(r.code, 1);
   assert.match(r.summary.failures[0]!.error, /timed out.*1xx/);
   assert.ok(took < 8000, `took ${Math.round(took)} ms, not the 15 s of interim answers`);
+});
+
+test('undici\'s own --timeout timers, when they fire before the watchdog, fail in the watchdog\'s words', async () => {
+  // undici gets the same --timeout for its headers and body timers; whichever sees the silence
+  // first, the message is one (a stalled body said 'timed out waiting for body bytes' one run in
+  // four with --timeout 1s, and 'no data for 1s' the other three).
+  const failing = (code: string, afterHead: boolean): Dispatcher => ({
+    dispatch(_opts: unknown, handler: Dispatcher.DispatchHandler) {
+      handler.onConnect!(() => {});
+      setImmediate(() => {
+        if (afterHead) handler.onHeaders!(200, [Buffer.from('content-length'), Buffer.from('100')], () => {}, 'OK');
+        handler.onError!(Object.assign(new Error('undici timer'), { code }));
+      });
+      return true;
+    },
+  }) as unknown as Dispatcher;
+  const sink = { write: () => true, end: () => {}, fail: () => {}, attach: () => {} };
+  for (const [code, afterHead] of [['UND_ERR_HEADERS_TIMEOUT', false], ['UND_ERR_BODY_TIMEOUT', true]] as const) {
+    const watchdog = new Watchdog(1000);
+    await assert.rejects(exchange(failing(code, afterHead), { path: '/', headers: {} }, () => sink, { watchdog }), (err: Error) => {
+      assert.equal(err.message, 'timed out: no data for 1s (--timeout; interim 1xx answers are not progress)', code);
+      return true;
+    });
+  }
 });
 
 test('--timeout 0 and --connect-timeout 0 are no limit (wget, curl), not 1 ms', async (t) => {

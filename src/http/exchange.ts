@@ -50,6 +50,9 @@ function isParserRefusal(err: unknown): boolean {
   return (err as { name?: unknown } | null)?.name === 'HTTPParserError';
 }
 
+/** undici's own --timeout timers (headersTimeout, bodyTimeout): the watchdog's, raced. */
+const UNDICI_TIMEOUTS = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+
 /** Transport errors that, after the head, mean the body was cut short. */
 const CUT = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE', 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH']);
 
@@ -256,6 +259,7 @@ class ExchangeHandler implements Dispatcher.DispatchHandler, Watched {
     this.settle();
     // Our own abort comes back wrapped by undici at times: report it as we made it.
     if (this.expired) err = this.expired;
+    else if (this.guard?.watchdog && UNDICI_TIMEOUTS.has(errorCode(err) ?? '')) err = this.guard.watchdog.stalled();
     else if (!this.head && isParserRefusal(err)) {
       // A head undici's parser refused (a header given twice, a control character in a value):
       // not a body cut short, though undici may call it a length mismatch.

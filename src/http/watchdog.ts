@@ -38,6 +38,12 @@ export class Watchdog {
     }
   }
 
+  /** The error of a request that had no progress for --timeout: the sweeper's, or undici's own
+   *  timers' (set to the same time, they may fire first), told in the same words. */
+  stalled(): Error {
+    return stalled(this.idleMs);
+  }
+
   remove(w: Watched): void {
     this.live.delete(w);
     if (this.live.size === 0 && this.timer) {
