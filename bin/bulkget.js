@@ -1,5 +1,5 @@
 #!/bin/sh
-":" //; export BULKGET_DEFERRED_CA_CERTS="$NODE_EXTRA_CA_CERTS" MALLOC_ARENA_MAX=1; unset NODE_EXTRA_CA_CERTS; exec node --max-semi-space-size=2 --max-old-space-size=1024 --initial-old-space-size=48 --liftoff-only "$0" "$@"
+":" //; export BULKGET_DEFERRED_CA_CERTS="$NODE_EXTRA_CA_CERTS" MALLOC_ARENA_MAX=1; unset NODE_EXTRA_CA_CERTS; exec node --max-semi-space-size=2 --max-old-space-size=1024 --initial-old-space-size=40 --liftoff-only "$0" "$@"
 // The two lines above are a shell script that is also JavaScript: sh runs the second one, which
 // sets the environment below and execs node on this file with the flags below; node reads it as a
 // string and a comment. A `#!/usr/bin/env -S ...` line did the same only where env knows -S:
@@ -17,7 +17,7 @@
 // --max-old-space-size=1024: any explicit limit switches V8 to tighter old-generation growth:
 // 10,000 x 4 KiB peaked at 143 MiB without it, 117 with, at the same speed. bulkget's live heap is
 // bounded by its item window, far below 1 GiB.
-// --initial-old-space-size=48 (measured 2026-12-02, 3 interleaved rounds, 2,000 x 1 MiB, 16
+// --initial-old-space-size=40 (48 measured 2026-12-02, 3 interleaved rounds, 2,000 x 1 MiB, 16
 // connections): V8 counts memory outside its heap that came in since its last full collection
 // (here the socket reads' ArrayBuffers that outlived two scavenges while waiting to be written)
 // against the old generation's limit, which after a full collection of bulkget's ~8 MiB heap is
@@ -27,6 +27,13 @@
 // 4 KiB: 86 -> 111 MiB on Node 20, 110 -> 130 on Node 24). 32 was slower (4.49 s), 64 no faster.
 // The million-line rule below holds through cli/memory.ts, which collects once external memory
 // grows by 4 MiB (with this flag alone a dry run peaked 33 bytes per item over 10,000 lines).
+// 40, not 48 (measured 2026-12-03, Node 20.20): every full-collection cycle of a long run climbs
+// to this limit, while a 10,000-file run may end below it: with 48 its peak fell into two groups
+// (100-103 and 108-111 MiB over ten runs) and a million 16-byte files peaked at 132.6-134.5 MiB,
+// 30-33 bytes per item above the lower group (SPEC: 32). With 40: 99.9-101.1 and 127.2 MiB, 27.9
+// bytes per item (dry run 25.2 either way). Speed, 5-7 interleaved rounds: 10,000 x 4 KiB 0.719
+// vs 0.728 s, 2 x 512 MiB 0.969 vs 0.947, 200 x 1 MiB 0.354 vs 0.365, 2,000 x 1 MiB 2.325 vs
+// 2.332 (Node 24.21: 2.328 vs 2.470, the one cost seen).
 // --max-semi-space-size=2: a million-line list (dry run) peaked 25 bytes per item above a
 // ten-thousand-line one with it, 48 without (SPEC allows 32): the young generation otherwise grows
 // to 3 x 16 MiB of RSS. 10,000 small files: within noise of 4 and 8 in speed (1.47-1.53 s).

@@ -44,7 +44,7 @@ let externalBase = -1;
  * meant to be called every thousand items or so (it costs ~1 us to ask). The Buffer of a socket read or a log write that happened to be alive across two
  * scavenges sits in the old generation, where V8 looks only when its heap grows, blind to the
  * memory such small objects hold: a million small downloads gathered ~30 MiB of them before this
- * (measured). 4 MiB, not 8: with the shebang's --initial-old-space-size=48 a million-line dry run
+ * (measured). 4 MiB, not 8: with the shebang's --initial-old-space-size (48 then) a million-line dry run
  * peaked 33 bytes per item above a 10,000-line one with 8 MiB, 27 with 4 (the real run: 29.7).
  */
 export function reclaimIfGrown(): void {
@@ -67,7 +67,7 @@ function collectNow(): void {
 // 20.20, -l 64: 100,000 x 4 KiB 6.85 -> 5.68 s, 8.69 -> 6.95 CPU s, peak 89 -> 114 MiB (10,000
 // with --jobs 2, the trigger off in the threads too: 2.02 -> 1.66 s, 136 -> 148 MiB); a million 16-byte files 108 -> 82 s, 150 -> 111
 // CPU s, 27.7 -> 27.5 bytes per item over 10,000; 200 x 1 MiB and 2 x 512 MiB within noise. V8's
-// own schedule (put off to ~46 MiB by the shebang's --initial-old-space-size=48) keeps the heap
+// own schedule (put off to ~40 MiB by the shebang's --initial-old-space-size=40) keeps the heap
 // under 150 MiB, the issue's bound.
 const JOB_HEAP_SLACK = 8 << 20;
 
