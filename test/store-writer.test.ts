@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SmallFileWriter } from '../src/store/writer.js';
+import { BodyBudget, BodyFile } from '../src/store/sink.js';
 import { tempDirs } from './helpers/tmp.js';
 
 const tmp = tempDirs('writer');
@@ -126,4 +127,33 @@ test('writer: the first files are written inline, and the thread starts only for
   assert.ok(thread(), 'the thread took the next one');
   await w.close();
   assert.deepEqual(readdirSync(dest).sort(), ['e0', 'e1', 'e2', 'late']);
+});
+
+test('streamed bodies: a body may hold up to 1 MiB behind its write, 16 MiB shared by all, never less than 128 KiB each', async () => {
+  const budget = new BodyBudget();
+  const table: [streams: number, bytes: number][] = [[0, 1 << 20], [1, 1 << 20], [16, 1 << 20], [32, 512 << 10], [128, 128 << 10], [1000, 128 << 10]];
+  for (const [streams, bytes] of table) {
+    budget.streaming = streams;
+    assert.equal(budget.limit(), bytes, `${streams} streams`);
+  }
+  // One body alone: while its first write is out, it goes on taking chunks until 1 MiB waits, then
+  // asks to be paused; once the write is done it may go on, and every byte lands in order.
+  const dir = tmp();
+  const own = new BodyBudget();
+  const counters: [{ bytes: number }, { bytes: number }] = [{ bytes: 0 }, { bytes: 0 }];
+  const body = new BodyFile({ part: join(dir, 'big.part'), offset: 0, expectedTotal: -1, gather: false, maxFilesize: 0, budget: own, counters });
+  body.open();
+  let resumed = 0;
+  body.attach({ resume: () => resumed++, abort: (err) => assert.fail(err) });
+  const chunk = (i: number) => Buffer.alloc(64 << 10, i);
+  assert.equal(body.write(chunk(0)), true); // goes out at once
+  let taken = 0;
+  let i = 1;
+  while (body.write(chunk(i++))) taken++;
+  assert.equal(taken, 15, 'paused once 16 x 64 KiB wait behind the write');
+  await body.end();
+  assert.ok(resumed >= 1);
+  const got = readFileSync(join(dir, 'big.part'));
+  assert.equal(got.length, i * (64 << 10));
+  for (let k = 0; k < i; k++) assert.equal(got[k * (64 << 10)], k, `chunk ${k} in place`);
 });
