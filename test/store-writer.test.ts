@@ -129,12 +129,18 @@ test('writer: the first files are written inline, and the thread starts only for
   assert.deepEqual(readdirSync(dest).sort(), ['e0', 'e1', 'e2', 'late']);
 });
 
-test('streamed bodies: a body may hold up to 1 MiB behind its write, 16 MiB shared by all, never less than 128 KiB each', async () => {
+test('streamed bodies: a body may hold up to 1 MiB behind its write, 16 MiB shared by all (a --jobs job its share), never less than 128 KiB each', async () => {
   const budget = new BodyBudget();
   const table: [streams: number, bytes: number][] = [[0, 1 << 20], [1, 1 << 20], [16, 1 << 20], [32, 512 << 10], [128, 128 << 10], [1000, 128 << 10]];
   for (const [streams, bytes] of table) {
     budget.streaming = streams;
     assert.equal(budget.limit(), bytes, `${streams} streams`);
+  }
+  // Each job of a --jobs run has its share: two jobs, 8 MiB each.
+  const half = new BodyBudget(1 / 2);
+  for (const [streams, bytes] of [[1, 1 << 20], [8, 1 << 20], [16, 512 << 10], [64, 128 << 10]] as const) {
+    half.streaming = streams;
+    assert.equal(half.limit(), bytes, `${streams} streams, half the budget`);
   }
   // One body alone: while its first write is out, it goes on taking chunks until 1 MiB waits, then
   // asks to be paused; once the write is done it may go on, and every byte lands in order.

@@ -13,6 +13,8 @@ export interface JobData {
   options: DownloadOptions;
   budget: JobBudget;
   tag: string;
+  /** How many jobs the run has: each takes its share of the write-batch memory. */
+  jobs: number;
 }
 
 /** An item as the run sends it: [seq, url, out, sha256, size, label, given (1: out came from the input)]. */
@@ -92,7 +94,7 @@ const ticker = setInterval(() => {
 
 const { budget } = data;
 // The run holds DEST's lock and has named the items; this job keeps its own record file.
-const internal: Internal = { lockHeld: true, logTag: data.tag, prenamed: true };
+const internal: Internal = { lockHeld: true, logTag: data.tag, prenamed: true, writeShare: 1 / Math.max(1, data.jobs) };
 const o = resolveOptions({ ...data.options, ...budget, shard: undefined, jobs: 1 }, internal);
 // The app's own setup for this thread, if it gave one (the CLI's memory policy): the engine
 // only calls it.

@@ -74,7 +74,7 @@ export async function runJobs(lines: AsyncIterable<RawLine> | Iterable<RawLine>,
   const tagOf = (i: number) => (o.shard ? `shard-${o.shard.k}-of-${o.shard.n}-job-${i + 1}` : `job-${i + 1}`);
 
   const jobs: Job[] = split.budgets.map((budget, index) => {
-    const data: JobData = { options: given, budget, tag: tagOf(index) };
+    const data: JobData = { options: given, budget, tag: tagOf(index), jobs: split.budgets.length };
     const worker = startWorker(data);
     const job: Job = {
       index,

@@ -99,6 +99,8 @@ export interface Internal {
   logTag?: string;
   /** Items come named already (by the run): their `out` is used as it is. */
   prenamed?: boolean;
+  /** This engine's share of the process's write-batch memory (1 / jobs in a --jobs run). */
+  writeShare?: number;
 }
 
 export interface ResolvedOptions {

@@ -94,7 +94,7 @@ export async function openResources(o: ResolvedOptions, stats: Stats): Promise<R
     pool,
     dirs: new SafeDirs(destReal),
     writer: new SmallFileWriter(),
-    budget: new BodyBudget(),
+    budget: new BodyBudget(o.internal.writeShare),
     watchdog: o.timeoutMs > 0 ? new Watchdog(o.timeoutMs) : undefined,
     bandwidth: bandwidth.active ? bandwidth : undefined,
     lenient,

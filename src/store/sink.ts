@@ -16,7 +16,8 @@ import { discardPart, openPart, writeSmallPart } from './files.js';
 
 // Bytes of one body waiting behind its pending write before the body is paused: 1 MiB for a few
 // big files, down to 128 KiB when many stream at once, so that all of them together hold at most
-// ~16 MiB (more only past 128 streams, at 128 KiB each). A paused body costs a stop and a restart
+// ~16 MiB (more only past 128 streams, at 128 KiB each), split between the jobs of a --jobs run
+// (each its own engine: with 16 MiB apiece, two jobs on 200 x 1 MiB peaked at 149.8 MiB). A paused body costs a stop and a restart
 // of its socket's reads and a wait on the thread pool, which on this 2-core VM is dear (an async
 // fs call: 13-18 us of the main thread, ~60 us round trip). Measured 2026-12-03, 5 interleaved
 // rounds, 16 connections: 2,000 x 1 MiB 2.348 -> 2.055 s on Node 20.20 (2.457 -> 2.210 on 24.21),
@@ -30,8 +31,13 @@ const BATCHES_TOTAL = 16 << 20;
 /** The write-batch budget of one run, shared by the bodies streaming at once. */
 export class BodyBudget {
   streaming = 0;
+  private readonly total: number;
+  /** `share`: this engine's part of the process's budget (1 / jobs for each job of a --jobs run). */
+  constructor(share = 1) {
+    this.total = BATCHES_TOTAL * share;
+  }
   limit(): number {
-    return Math.min(BATCH_MAX, Math.max(BATCH_MIN, Math.floor(BATCHES_TOTAL / Math.max(1, this.streaming))));
+    return Math.min(BATCH_MAX, Math.max(BATCH_MIN, Math.floor(this.total / Math.max(1, this.streaming))));
   }
 }
 
