@@ -76,7 +76,8 @@ export function makeConnector(o: ConnectorOptions): BuildConnector.connector {
   if (!o.proxy || target.protocol === 'http:') {
     // Direct, or absolute form to an http proxy (the Client's origin is then the proxy itself,
     // see clientOrigin): undici's own connector.
-    // A socket that runs no TLS (an http endpoint, or an http proxy) reads 256 KiB at a time (reads.ts).
+    // A socket that runs no TLS (an http endpoint, or an http proxy) reads up to 128 KiB at a time
+    // into buffers of its own (reads.ts).
     const plain = clientOrigin(o.origin, o.proxy).startsWith('http:');
     const base = {
       timeout: o.timeoutMs,
