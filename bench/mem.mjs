@@ -44,7 +44,7 @@ export async function memBench(opt, port, tmpDir, outDir, { repoDir, log }) {
   const small = 10_000;
   const big = opt.memN;
   // The 10,000-URL baseline is run several times and its median peak kept: one run's peak moved
-  // by 10 MiB (101.7-112.1 MiB in ten runs of one build, 2026-12-03) with whether V8's old
+  // by 10 MiB (99.3-109.6 MiB in ten runs of one build, 2026-12-03) with whether V8's old
   // generation reached its first full collection before the end, which alone swung the
   // per-item figure by 10 bytes. The million-URL runs always get there (132.6-134.7 MiB).
   const smallRounds = 5;

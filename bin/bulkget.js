@@ -28,12 +28,13 @@
 // The million-line rule below holds through cli/memory.ts, which collects once external memory
 // grows by 4 MiB (with this flag alone a dry run peaked 33 bytes per item over 10,000 lines).
 // 40, not 48 (measured 2026-12-03, Node 20.20): every full-collection cycle of a long run climbs
-// to this limit, while a 10,000-file run may end below it: with 48 its peak fell into two groups
-// (100-103 and 108-111 MiB over ten runs) and a million 16-byte files peaked at 132.6-134.5 MiB,
-// 30-33 bytes per item above the lower group (SPEC: 32). With 40: 99.9-101.1 and 127.2 MiB, 27.9
-// bytes per item (dry run 25.2 either way). Speed, 5-7 interleaved rounds: 10,000 x 4 KiB 0.719
-// vs 0.728 s, 2 x 512 MiB 0.969 vs 0.947, 200 x 1 MiB 0.354 vs 0.365, 2,000 x 1 MiB 2.325 vs
-// 2.332 (Node 24.21: 2.328 vs 2.470, the one cost seen).
+// to this limit, while a 10,000-file run may end below it: with 48 its peak ranged over 99-110 MiB
+// in ten runs (medians of five in the bench: 102.7-105.3) and a million 16-byte files peaked at
+// 132.6-134.5 MiB, 30-33 bytes per item above those medians (SPEC: 32). With 40: a median of
+// 100.8 MiB (five runs, 99.9-101.1) and 127.2 MiB, 27.9 bytes per item (dry run 25.2 either
+// way). Speed, 5-7 interleaved rounds: 10,000 x 4 KiB 0.719 vs 0.728 s, 2 x 512 MiB 0.969 vs
+// 0.947, 200 x 1 MiB 0.354 vs 0.365, 2,000 x 1 MiB 2.325 vs 2.332 (Node 24.21: 2.328 vs 2.470,
+// the one cost seen).
 // --max-semi-space-size=2: a million-line list (dry run) peaked 25 bytes per item above a
 // ten-thousand-line one with it, 48 without (SPEC allows 32): the young generation otherwise grows
 // to 3 x 16 MiB of RSS. 10,000 small files: within noise of 4 and 8 in speed (1.47-1.53 s).

@@ -12,10 +12,11 @@
 //   1.183 -> 0.957 s on Node 24.21 (reads of 256 and 512 KiB were no faster than 128 and held 5
 //   and 13 MiB more). 200 x 1 MiB, 2,000 x 1 MiB and 10,000 x 4 KiB within noise on both.
 //
-// A new socket reads into 16 KiB: a small answer fits, and a thousand sockets hold 16 MiB, not
-// 128 (V8 counts these buffers against its heap limits too: 128 KiB for each of 64 sockets made
-// the 10,000-file memory baseline 7 MiB smaller, so the million-file run measured 33 bytes per
-// item above it instead of 27). A read that fills its buffer says a body is streaming in: the
+// A new socket reads into 16 KiB: a small answer fits, and a thousand idle sockets reserve 16 MiB,
+// not 125 (V8 counts these buffers as external memory against its heap limits too: with 128 KiB
+// for each of 64 sockets from the start, external memory at the 10,000-file run's peak was 12.0
+// MiB instead of 2.6, and one bench run measured the million-file run 33.4 bytes per item above
+// that run, against 27.4 before). A read that fills its buffer says a body is streaming in: the
 // socket's next buffer is 128 KiB. What one read brings is pushed into the socket's stream as
 // Node would push it, so undici and lenient.ts read it with `socket.read()` as before. A read
 // that filled half its buffer or more hands the buffer itself over (its bytes may be kept until
@@ -49,10 +50,11 @@ function nextBuffer(): Buffer | undefined {
 
 function onRead(this: Socket, n: number, buf: Uint8Array): boolean {
   let chunk: Buffer;
+  let next = 0;
   if (n >= buf.length >> 1) {
     // Half full or more: handed over. A full one says more is waiting: the next one is bigger.
     chunk = Buffer.from(buf.buffer, buf.byteOffset, n);
-    nextBytes = n === buf.length ? READ_BYTES : buf.length;
+    next = n === buf.length ? READ_BYTES : buf.length;
   } else {
     if (n <= SLAB_MAX_COPY) {
       if (slab.length - slabAt < n) {
@@ -63,11 +65,14 @@ function onRead(this: Socket, n: number, buf: Uint8Array): boolean {
       slabAt += n;
     } else chunk = Buffer.allocUnsafe(n);
     chunk.set(buf.subarray(0, n));
-    nextBytes = 0;
   }
   // false (more than the stream's high-water mark waits unread) stops reading until the next
   // socket.read(), as Node's own reads do.
-  return this.push(chunk);
+  const more = this.push(chunk);
+  // Left for the buffer function only now: a socket made while push ran (by a listener it
+  // called) asks for its first buffer, and must not take this one's answer.
+  nextBytes = next;
+  return more;
 }
 
 /** The `onread` option of net.connect for the sockets of plain http endpoints. */

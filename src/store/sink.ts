@@ -17,9 +17,10 @@ import { discardPart, openPart, writeSmallPart } from './files.js';
 // Bytes of one body waiting behind its pending write before the body is paused: 1 MiB for a few
 // big files, down to 128 KiB when many stream at once, so that all of them together hold at most
 // ~16 MiB (more only past 128 streams, at 128 KiB each), split between the jobs of a --jobs run
-// (each its own engine: with 16 MiB apiece, two jobs on 200 x 1 MiB peaked at 149.8 MiB). A paused body costs a stop and a restart
-// of its socket's reads and a wait on the thread pool, which on this 2-core VM is dear (an async
-// fs call: 13-18 us of the main thread, ~60 us round trip). Measured 2026-12-03, 5 interleaved
+// (each its own engine: with 16 MiB apiece, two jobs on 200 x 1 MiB peaked at 149.8 MiB). A
+// paused body costs a stop and a restart of its socket's reads and a wait on the thread pool,
+// which on this 2-core VM is dear (an async fs call: 13-18 us of the main thread, ~60 us round
+// trip). Measured 2026-12-03, 5 interleaved
 // rounds, 16 connections: 2,000 x 1 MiB 2.348 -> 2.055 s on Node 20.20 (2.457 -> 2.210 on 24.21),
 // 2 x 512 MiB 0.999 -> 0.925 s, 200 x 1 MiB 0.364 -> 0.344 s, for 10-12 MiB more peak RSS
 // (116 and 131 MiB); the budget before, 2 MiB in all and 512 KiB at most, had been set for a
