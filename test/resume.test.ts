@@ -93,6 +93,25 @@ test('kill -9 mid-download, then rerun: Range + If-Range, correct sha256, well u
   assert.ok(r.report.bytes < size / 2);
 });
 
+test('kill -9 mid-body of a 720 KiB file (streamed, not gathered): the rerun continues it with Range', async (t) => {
+  const s = await server(t);
+  const size = 720 * 1024;
+  // ~800 KB/s: the kill comes half a second into the body, past the state log's 200 ms batch.
+  const route = s.route('/mid.bin', { size, throttle: { bytes: 8 * 1024, everyMs: 10 } });
+  const dest = tmp();
+  const killed = await interrupt(s.url('/mid.bin'), dest, 'mid.bin', 400 * 1024, 'SIGKILL');
+  assert.equal(killed.signal, 'SIGKILL');
+  const kept = partBytes(partialOf(dest, 'mid.bin'));
+  assert.ok(kept >= 400 * 1024 && kept < size, `kept ${kept}`);
+  route.throttle = undefined;
+  const r = await rerun(s.url('/mid.bin'), dest);
+  const last = s.hits('/mid.bin').at(-1)!;
+  assert.equal(last.headers.range, `bytes=${kept}-`);
+  assert.equal(last.headers['if-range'], route.etag);
+  assert.equal(sha256(readFileSync(path.join(dest, 'mid.bin'))), route.sha256());
+  assert.equal(r.report.bytes, size - kept);
+});
+
 test('SIGINT mid-download: exit 130, report printed, .part kept; the file changed on the server: clean restart', async (t) => {
   const s = await server(t);
   const size = 4 * MiB;

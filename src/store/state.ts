@@ -98,6 +98,12 @@ export class StateStore {
     this.flush();
   }
 
+  /** A download about to write a .part, recorded with the next batch (within BATCH_MS): for
+   *  bodies small enough that a kill -9 in their first moments costs little. */
+  notePart(rel: string, url: string, v: Validators): void {
+    this.push({ p: rel, u: url, e: v.etag, m: v.lastModified, s: v.size, k: 'part', t: Date.now() });
+  }
+
   /** Forgets what was recorded for rel. */
   forget(rel: string): void {
     this.push({ p: rel, u: '', k: 'gone' });

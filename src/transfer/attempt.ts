@@ -20,7 +20,10 @@ const MAX_STALE = 2;
 
 // Bodies at most this big are gathered and written in one go (by the writer thread).
 const GATHER_LIMIT = 256 << 10;
-// Bodies at most this big need no resume record before their first byte.
+// Bodies past this size get their resume record written before their first byte (one
+// synchronous append each); smaller streamed ones (past GATHER_LIMIT) get it batched, on disk
+// within the state log's 200 ms, so a kill -9 later than that still leaves a partial the next
+// run continues (it restarted from zero before).
 const SMALL_BODY = 1 << 20;
 
 interface Request {
@@ -166,6 +169,7 @@ function bodyFile(v: Extract<Verdict, { kind: 'body' }>, req: Request, ctx: Tran
   const strong = v.etag !== undefined && !v.etag.startsWith('W/');
   if (!early && state && (strong || v.lastModified !== undefined)) {
     const validators = { etag: v.etag, lastModified: v.lastModified, size: v.expectedTotal };
+    if (!gather && v.offset === 0) state.notePart(item.out, recordedUrl(item), validators);
     file.keepCut = () => state.recordPart(item.out, recordedUrl(item), validators);
   }
   if (!gather) {
