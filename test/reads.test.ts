@@ -1,6 +1,7 @@
 // Plain TCP sockets read into buffers of their own (src/http/reads.ts), 16 KiB at first and 128 KiB
 // once a read fills one: a small read is copied out and the buffer kept, a big one is handed over
-// whole and the socket reads on into a new buffer, so no byte a body still holds is read over.
+// whole and the socket reads on into a new buffer, so no byte a body still holds is read over; a
+// big buffer whose one read was all body comes back (recycle) once that body chunk is written.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -8,7 +9,7 @@ import net from 'node:net';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { largeReads } from '../src/http/reads.js';
+import { largeReads, recycle } from '../src/http/reads.js';
 import { fetchAll } from './helpers/lib.js';
 import { tempDirs } from './helpers/tmp.js';
 
@@ -119,4 +120,94 @@ test('reads: bodies big and small on one kept-alive connection arrive intact, re
     assert.equal(createHash('sha256').update(got).digest('hex'), createHash('sha256').update(bodies.get(p)!).digest('hex'), p);
   }
   assert.ok(largest > 64 << 10, `largest read ${largest} bytes`);
+});
+
+test('reads: recycle takes back a 128 KiB buffer only from the view that is its whole read, once', () => {
+  const sink = { push: () => true };
+  // Bring a socket to 128 KiB reads.
+  let buf = largeReads.buffer()!;
+  buf = feed(sink, buf, buf.length).next!;
+  assert.equal(buf.length, 128 << 10);
+
+  const whole = feed(sink, buf, 100_000);
+  const a = whole.pushed;
+  buf = whole.next!;
+  // Views that are not the whole read: a head before the body, a body that ends early, a copy.
+  recycle(a.subarray(10));
+  recycle(a.subarray(0, 50_000));
+  recycle(Buffer.from(a));
+  const other = feed(sink, buf, 128 << 10);
+  assert.notEqual(other.next!.buffer, a.buffer, 'no view short of the whole read gives the buffer back');
+  buf = other.next!;
+
+  recycle(a);
+  recycle(a); // a second time is ignored
+  const again = feed(sink, buf, 128 << 10);
+  assert.equal(again.next!.buffer, a.buffer, 'the next big read goes into the written buffer');
+  assert.equal(again.next!.length, 128 << 10);
+  const after = feed(sink, again.next!, 128 << 10);
+  assert.notEqual(after.next!.buffer, a.buffer, 'given back once, taken once');
+  // Buffers of small reads never come back: only 128 KiB ones are kept.
+  const b16 = largeReads.buffer()!;
+  const h = feed(sink, b16, 12_000);
+  recycle(h.pushed);
+  assert.equal(largeReads.buffer()!.length, 16 << 10);
+});
+
+test('reads: big bodies (Content-Length and chunked) one after another on one connection reuse written buffers, every byte intact', async (t) => {
+  const bodies = new Map<string, Buffer>();
+  for (let i = 0; i < 4; i++) bodies.set(`/cl${i}.bin`, randomBytes((2 << 20) + i * 77_777));
+  for (let i = 0; i < 3; i++) bodies.set(`/ch${i}.bin`, randomBytes((1 << 20) + i * 55_555));
+  bodies.set('/small.bin', randomBytes(5000));
+  const server = net.createServer((sock) => {
+    let buf = '';
+    sock.on('data', (d) => {
+      buf += d.toString('latin1');
+      let end: number;
+      while ((end = buf.indexOf('\r\n\r\n')) >= 0) {
+        const reqPath = buf.slice(0, end).split(' ')[1]!;
+        buf = buf.slice(end + 4);
+        const body = bodies.get(reqPath)!;
+        if (!reqPath.startsWith('/ch')) {
+          sock.write(Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n`), body]));
+          continue;
+        }
+        // Chunks of 200 KiB: many reads fall inside one chunk's data.
+        const parts: Buffer[] = [Buffer.from('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n')];
+        for (let at = 0; at < body.length; at += 200 << 10) {
+          const c = body.subarray(at, at + (200 << 10));
+          parts.push(Buffer.from(`${c.length.toString(16)}\r\n`), c, Buffer.from('\r\n'));
+        }
+        parts.push(Buffer.from('0\r\n\r\n'));
+        sock.write(Buffer.concat(parts));
+      }
+    });
+    sock.on('error', () => {});
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => server.close());
+  const port = (server.address() as net.AddressInfo).port;
+
+  const original = largeReads.callback;
+  // Buffers handed over with a read (half full or more), and reads into one of them again.
+  const handed = new Set<ArrayBufferLike>();
+  let reused = 0;
+  (largeReads as { callback: typeof original }).callback = function (this: net.Socket, n: number, b: Uint8Array) {
+    if (handed.has(b.buffer)) reused++;
+    if (b.length === 128 << 10 && n >= b.length >> 1) handed.add(b.buffer);
+    return original.call(this, n, b);
+  };
+  t.after(() => {
+    (largeReads as { callback: typeof original }).callback = original;
+  });
+
+  const order = ['/cl0.bin', '/ch0.bin', '/small.bin', '/cl1.bin', '/ch1.bin', '/cl2.bin', '/ch2.bin', '/cl3.bin'];
+  const dest = tmp();
+  const r = await fetchAll(order.map((p) => `http://127.0.0.1:${port}${p}`), { dest, limit: 1 });
+  assert.equal(r.code, 0);
+  for (const p of order) {
+    const got = readFileSync(path.join(dest, p.slice(1)));
+    assert.equal(createHash('sha256').update(got).digest('hex'), createHash('sha256').update(bodies.get(p)!).digest('hex'), p);
+  }
+  assert.ok(reused > 0, `a written buffer was read into again (${reused} times, ${handed.size} handed over)`);
 });

@@ -72,6 +72,9 @@ interface BodyFileOptions {
   maxFilesize: number;
   budget: BodyBudget;
   counters: [ByteCounter, ByteCounter];
+  /** Told of each streamed chunk once its bytes are on disk (or never will be): its memory may
+   *  be read into again (the socket's buffers, src/http/reads.ts). */
+  release?: (chunk: Buffer) => void;
 }
 
 // The empty batch of a body that is gathered, shared (it is replaced before anything is pushed).
@@ -211,6 +214,9 @@ export class BodyFile {
         this.writeError = err;
         this.flow?.abort(err);
       }
+      // Written (or failed for good): the memory under these chunks may be read into again.
+      const release = this.o.release;
+      if (release) for (const b of bufs) release(b);
       if (this.batch.length > 0) this.kick();
       // The waiting batch has just gone to the disk: a paused body may come again.
       if (this.paused && this.batchBytes < this.o.budget.limit()) {

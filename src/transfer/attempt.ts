@@ -9,6 +9,7 @@ import { PathError, discardPart } from '../store/files.js';
 import { errorCode } from '../errors.js';
 import { BodyFile } from '../store/sink.js';
 import { exchange, type BodySink, type Head } from '../http/exchange.js';
+import { recycle } from '../http/reads.js';
 import { maxTimeReached } from '../http/watchdog.js';
 import { classify, type Asked, type Resume, type Verdict } from './verdict.js';
 import { recordedUrl } from './plan.js';
@@ -161,6 +162,7 @@ function bodyFile(v: Extract<Verdict, { kind: 'body' }>, req: Request, ctx: Tran
     maxFilesize: ctx.opts.maxFilesize,
     budget: ctx.budget,
     counters: [ctx.stats, result],
+    release: recycle,
   });
   // A smaller body cut short (gathered in memory, or written as it came up to SMALL_BODY) is worth
   // keeping when a validator can guard its continuation: the retry then asks only for the rest
