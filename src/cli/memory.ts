@@ -85,7 +85,11 @@ const MINOR_EVERY_BYTES = 16 << 20;
  * instead of 2.3); one 256 MiB file 118 -> 104 MiB; 200 x 1 MiB 112 -> 103 MiB at the same CPU.
  * Node 20 was within noise on all three (93-101 MiB either way). Every 32 MiB held 2 x 512 MiB
  * at 131-136 MiB; every 8 MiB at 110. Measured and dropped earlier: one every 4 MiB cost 15% more
- * CPU on 200 x 1 MiB (0.64 s user instead of 0.55). Returns the stop function.
+ * CPU on 200 x 1 MiB (0.64 s user instead of 0.55). Re-measured 2026-12-03 once big socket
+ * reads came back for reuse after their write (src/http/reads.ts), which left far less for it to
+ * free: 2 x 512 MiB within noise without it on both Nodes (0.771 vs 0.762 s, 79 vs 77 MiB; Node 24
+ * 0.778 vs 0.767 s, 90 vs 93 MiB; --jobs 2 the same), 200 x 1 MiB on Node 24 0.292 s with it and
+ * 0.306 without (9 interleaved rounds, Node 20 within noise): kept for that. Returns the stop function.
  */
 export function watchMemory(bytesReceived: () => number, o: { heapSlack?: number } = {}): () => void {
   let lastMinor = 0;
