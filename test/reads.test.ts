@@ -75,13 +75,10 @@ test('reads: false from push (the stream is full) stops reading, as Node does', 
   assert.equal(feed({ push: () => true }, buf, 10).ret, true);
 });
 
-test('reads: bodies big and small on one kept-alive connection arrive intact, read more than 64 KiB at a time', async (t) => {
-  // Exact bytes from a raw server: small answers around a 3 MiB one sent in one write, so reads
-  // are both copied and handed over while earlier bodies still wait to be written.
-  const bodies = new Map<string, Buffer>();
-  for (let i = 0; i < 6; i++) bodies.set(`/s${i}.bin`, randomBytes(3000 + i * 1000));
-  bodies.set('/big.bin', randomBytes(3 << 20));
-  bodies.set('/mid.bin', randomBytes(300_000));
+type After = { after: (fn: () => void) => void };
+
+/** A raw server answering each request on a kept-alive connection with answer(path)'s exact bytes. */
+async function rawServer(t: After, answer: (reqPath: string) => Buffer): Promise<number> {
   const server = net.createServer((sock) => {
     let buf = '';
     sock.on('data', (d) => {
@@ -90,35 +87,52 @@ test('reads: bodies big and small on one kept-alive connection arrive intact, re
       while ((end = buf.indexOf('\r\n\r\n')) >= 0) {
         const reqPath = buf.slice(0, end).split(' ')[1]!;
         buf = buf.slice(end + 4);
-        const body = bodies.get(reqPath)!;
-        sock.write(Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n`), body]));
+        sock.write(answer(reqPath));
       }
     });
     sock.on('error', () => {});
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   t.after(() => server.close());
-  const port = (server.address() as net.AddressInfo).port;
+  return (server.address() as net.AddressInfo).port;
+}
 
-  // Watch the reads net makes for the sockets (net takes the callback when a socket is made).
+const withLength = (body: Buffer) => Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n`), body]);
+
+/** Watches the reads net makes for the sockets (net takes the callback when a socket is made). */
+function watchReads(t: After, seen: (n: number, b: Uint8Array) => void): void {
   const original = largeReads.callback;
-  let largest = 0;
   (largeReads as { callback: typeof original }).callback = function (this: net.Socket, n: number, b: Uint8Array) {
-    largest = Math.max(largest, n);
+    seen(n, b);
     return original.call(this, n, b);
   };
   t.after(() => {
     (largeReads as { callback: typeof original }).callback = original;
   });
+}
 
-  const order = ['/s0.bin', '/s1.bin', '/big.bin', '/s2.bin', '/s3.bin', '/mid.bin', '/s4.bin', '/s5.bin'];
+/** Downloads `order` over one connection and checks every file against its body. */
+async function fetchIntact(port: number, order: string[], bodies: Map<string, Buffer>): Promise<void> {
   const dest = tmp();
   const r = await fetchAll(order.map((p) => `http://127.0.0.1:${port}${p}`), { dest, limit: 1 });
   assert.equal(r.code, 0);
-  for (const p of order) {
-    const got = readFileSync(path.join(dest, p.slice(1)));
-    assert.equal(createHash('sha256').update(got).digest('hex'), createHash('sha256').update(bodies.get(p)!).digest('hex'), p);
-  }
+  const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+  for (const p of order) assert.equal(sha(readFileSync(path.join(dest, p.slice(1)))), sha(bodies.get(p)!), p);
+}
+
+test('reads: bodies big and small on one kept-alive connection arrive intact, read more than 64 KiB at a time', async (t) => {
+  // Exact bytes from a raw server: small answers around a 3 MiB one sent in one write, so reads
+  // are both copied and handed over while earlier bodies still wait to be written.
+  const bodies = new Map<string, Buffer>();
+  for (let i = 0; i < 6; i++) bodies.set(`/s${i}.bin`, randomBytes(3000 + i * 1000));
+  bodies.set('/big.bin', randomBytes(3 << 20));
+  bodies.set('/mid.bin', randomBytes(300_000));
+  const port = await rawServer(t, (p) => withLength(bodies.get(p)!));
+  let largest = 0;
+  watchReads(t, (n) => {
+    largest = Math.max(largest, n);
+  });
+  await fetchIntact(port, ['/s0.bin', '/s1.bin', '/big.bin', '/s2.bin', '/s3.bin', '/mid.bin', '/s4.bin', '/s5.bin'], bodies);
   assert.ok(largest > 64 << 10, `largest read ${largest} bytes`);
 });
 
@@ -159,55 +173,25 @@ test('reads: big bodies (Content-Length and chunked) one after another on one co
   for (let i = 0; i < 4; i++) bodies.set(`/cl${i}.bin`, randomBytes((2 << 20) + i * 77_777));
   for (let i = 0; i < 3; i++) bodies.set(`/ch${i}.bin`, randomBytes((1 << 20) + i * 55_555));
   bodies.set('/small.bin', randomBytes(5000));
-  const server = net.createServer((sock) => {
-    let buf = '';
-    sock.on('data', (d) => {
-      buf += d.toString('latin1');
-      let end: number;
-      while ((end = buf.indexOf('\r\n\r\n')) >= 0) {
-        const reqPath = buf.slice(0, end).split(' ')[1]!;
-        buf = buf.slice(end + 4);
-        const body = bodies.get(reqPath)!;
-        if (!reqPath.startsWith('/ch')) {
-          sock.write(Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n`), body]));
-          continue;
-        }
-        // Chunks of 200 KiB: many reads fall inside one chunk's data.
-        const parts: Buffer[] = [Buffer.from('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n')];
-        for (let at = 0; at < body.length; at += 200 << 10) {
-          const c = body.subarray(at, at + (200 << 10));
-          parts.push(Buffer.from(`${c.length.toString(16)}\r\n`), c, Buffer.from('\r\n'));
-        }
-        parts.push(Buffer.from('0\r\n\r\n'));
-        sock.write(Buffer.concat(parts));
-      }
-    });
-    sock.on('error', () => {});
+  const port = await rawServer(t, (p) => {
+    const body = bodies.get(p)!;
+    if (!p.startsWith('/ch')) return withLength(body);
+    // Chunks of 200 KiB: many reads fall inside one chunk's data.
+    const parts: Buffer[] = [Buffer.from('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n')];
+    for (let at = 0; at < body.length; at += 200 << 10) {
+      const c = body.subarray(at, at + (200 << 10));
+      parts.push(Buffer.from(`${c.length.toString(16)}\r\n`), c, Buffer.from('\r\n'));
+    }
+    parts.push(Buffer.from('0\r\n\r\n'));
+    return Buffer.concat(parts);
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.after(() => server.close());
-  const port = (server.address() as net.AddressInfo).port;
-
-  const original = largeReads.callback;
   // Buffers handed over with a read (half full or more), and reads into one of them again.
   const handed = new Set<ArrayBufferLike>();
   let reused = 0;
-  (largeReads as { callback: typeof original }).callback = function (this: net.Socket, n: number, b: Uint8Array) {
+  watchReads(t, (n, b) => {
     if (handed.has(b.buffer)) reused++;
     if (b.length === 128 << 10 && n >= b.length >> 1) handed.add(b.buffer);
-    return original.call(this, n, b);
-  };
-  t.after(() => {
-    (largeReads as { callback: typeof original }).callback = original;
   });
-
-  const order = ['/cl0.bin', '/ch0.bin', '/small.bin', '/cl1.bin', '/ch1.bin', '/cl2.bin', '/ch2.bin', '/cl3.bin'];
-  const dest = tmp();
-  const r = await fetchAll(order.map((p) => `http://127.0.0.1:${port}${p}`), { dest, limit: 1 });
-  assert.equal(r.code, 0);
-  for (const p of order) {
-    const got = readFileSync(path.join(dest, p.slice(1)));
-    assert.equal(createHash('sha256').update(got).digest('hex'), createHash('sha256').update(bodies.get(p)!).digest('hex'), p);
-  }
+  await fetchIntact(port, ['/cl0.bin', '/ch0.bin', '/small.bin', '/cl1.bin', '/ch1.bin', '/cl2.bin', '/ch2.bin', '/cl3.bin'], bodies);
   assert.ok(reused > 0, `a written buffer was read into again (${reused} times, ${handed.size} handed over)`);
 });
