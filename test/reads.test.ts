@@ -161,11 +161,14 @@ test('reads: recycle takes back a 128 KiB buffer only from the view that is its 
   assert.equal(again.next!.length, 128 << 10);
   const after = feed(sink, again.next!, 128 << 10);
   assert.notEqual(after.next!.buffer, a.buffer, 'given back once, taken once');
-  // Buffers of small reads never come back: only 128 KiB ones are kept.
+  // A 16 KiB buffer handed over never comes back: a 128 KiB read must not get it.
   const b16 = largeReads.buffer()!;
   const h = feed(sink, b16, 12_000);
+  assert.equal(h.pushed.buffer, b16.buffer, 'handed over');
   recycle(h.pushed);
-  assert.equal(largeReads.buffer()!.length, 16 << 10);
+  const big = feed(sink, after.next!, 128 << 10).next!;
+  assert.equal(big.length, 128 << 10);
+  assert.notEqual(big.buffer, b16.buffer);
 });
 
 test('reads: big bodies (Content-Length and chunked) one after another on one connection reuse written buffers, every byte intact', async (t) => {

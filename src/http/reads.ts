@@ -74,7 +74,8 @@ function nextBuffer(): Buffer | undefined {
  */
 export function recycle(chunk: Buffer): void {
   const ab = chunk.buffer;
-  if (chunk.byteOffset !== 0 || handedOver.get(ab) !== chunk.length || ab.byteLength !== READ_BYTES) return;
+  // Only 128 KiB buffers are ever in handedOver: what comes back is always that size.
+  if (chunk.byteOffset !== 0 || handedOver.get(ab) !== chunk.length) return;
   handedOver.delete(ab);
   if (free.length < FREE_MAX) free.push(Buffer.from(ab, 0, READ_BYTES));
 }

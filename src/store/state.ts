@@ -94,7 +94,7 @@ export class StateStore {
 
   /** A download about to write a .part: written at once, since a resume depends on it. */
   recordPart(rel: string, url: string, v: Validators): void {
-    this.push({ p: rel, u: url, e: v.etag, m: v.lastModified, s: v.size, k: 'part', t: Date.now() });
+    this.notePart(rel, url, v);
     this.flush();
   }
 
