@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseCount, parseDuration, parseHeader, parseSize, parseRate } from '../src/cli/values.js';
 import { UsageError, describeError } from '../src/errors.js';
-import { backoffMs, isRetryableError, locationBytes, parseRetryAfter } from '../src/transfer/policy.js';
+import { backoffMs, isRetryableError, locationBytes, parseRetryAfter, retryStep } from '../src/transfer/policy.js';
 import { pickHeaders } from '../src/http/head.js';
 import { windowFor } from '../src/engine/run.js';
 
@@ -48,6 +48,22 @@ test('backoff: full jitter within [0, min(cap, base*2^n)]', () => {
   assert.equal(backoffMs(3, 500, 60_000, () => 0.5), 2000);
   assert.equal(backoffMs(20, 500, 60_000, () => 0.5), 30_000);
   assert.equal(backoffMs(2, 500, 60_000, () => 0), 0);
+});
+
+test('retry steps: the wait Retry-After asks for, else the backoff; retries and --max-time end it', () => {
+  const limits = { retries: 3, backoffBaseMs: 500, maxRetryWaitMs: 60_000, maxTimeMs: 0 };
+  const half = () => 0.5;
+  const table: Array<[string, number, typeof limits, number, number | undefined, unknown]> = [
+    ['no Retry-After: the backoff', 1, limits, 0, undefined, { kind: 'retry', waitMs: 500 }],
+    ['Retry-After: 7', 1, limits, 0, 7000, { kind: 'retry', waitMs: 7000 }],
+    ['Retry-After shorter than the backoff still rules', 2, limits, 0, 300, { kind: 'retry', waitMs: 300 }],
+    // 0 (or a date gone by) asks for no wait: the backoff, or every retry came at once.
+    ['Retry-After: 0', 1, limits, 0, 0, { kind: 'retry', waitMs: 500 }],
+    ['retries used up', 3, limits, 0, undefined, { kind: 'fail', error: 'HTTP 503 (after 4 attempts)' }],
+    ['--retries 0', 0, { ...limits, retries: 0 }, 0, undefined, { kind: 'fail', error: 'HTTP 503' }],
+    ['--max-time reached by the wait', 0, { ...limits, maxTimeMs: 5000 }, 4000, 2000, { kind: 'fail', error: 'HTTP 503; --max-time 5s reached before the next attempt' }],
+  ];
+  for (const [what, retry, l, spent, wait, want] of table) assert.deepEqual(retryStep('HTTP 503', retry, l, spent, wait, half), want, what);
 });
 
 test('which errors are retried, and how they read', () => {

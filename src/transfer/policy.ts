@@ -81,7 +81,9 @@ export function retryStep(reason: string, retry: number, limits: RetryLimits, sp
   if (retry >= limits.retries) {
     return { kind: 'fail', error: limits.retries > 0 ? `${reason} (after ${retry + 1} attempts)` : reason };
   }
-  const wait = Math.max(0, waitMs ?? backoffMs(retry, limits.backoffBaseMs, limits.maxRetryWaitMs, random));
+  // `Retry-After: 0` or a date gone by asks for no wait: the backoff still applies (as in curl),
+  // or such a server got every retry at once.
+  const wait = waitMs !== undefined && waitMs > 0 ? waitMs : backoffMs(retry, limits.backoffBaseMs, limits.maxRetryWaitMs, random);
   if (limits.maxTimeMs > 0 && spentMs + wait >= limits.maxTimeMs) {
     return { kind: 'fail', error: `${reason}; --max-time ${seconds(limits.maxTimeMs)} reached before the next attempt` };
   }
