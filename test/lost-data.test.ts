@@ -240,6 +240,66 @@ for (const [jobs, size, limit, count] of [['1', 300 << 10, 2, 30], ['2', 300 << 
   if (size > 256 << 10) assert.ok(partials(copy).length >= 1, 'a partial file kept for resume');
 });
 
+// The partials a full disk leaves are worth something only with their validators in the state log,
+// which by then has no room either: without the reserve (store/reserve.ts) the next run found them
+// unrecorded, threw them away and fetched every file from zero.
+for (const jobs of ['1', '2']) test(`after a full disk, the next run (given room) continues the partials with Range (--jobs ${jobs})`, async (t) => {
+  if (!canUnshareMount()) return t.skip('needs unshare --mount and tmpfs (root)');
+  const s = await startFaultServer();
+  t.after(() => s.close());
+  const routes = Array.from({ length: 8 }, (_, i) => s.route(`/m${i}.bin`, { size: 600 << 10 }));
+  const root = tmp();
+  const dest = path.join(root, 'd');
+  const [first, copy] = [path.join(root, 'first'), path.join(root, 'copy')];
+  for (const d of [dest, first, copy]) mkdirSync(d);
+  writeFileSync(path.join(root, 'list.txt'), routes.map((_, i) => s.url(`/m${i}.bin`)).join('\n') + '\n');
+  const run = (n: number): string => `"$0" --import "$1" "$2" -d ${dest} -i ${root}/list.txt -l 4 --jobs ${jobs} --progress none --report ${root}/report${n}.json 2> ${root}/stderr${n}.txt; echo $? > ${root}/rc${n}`;
+  const script = [
+    `mount -t tmpfs -o size=1m tmpfs ${dest}`, run(1), `cp -a ${dest}/. ${first}/`,
+    `mount -o remount,size=16m ${dest}`, run(2), `cp -a ${dest}/. ${copy}/`,
+  ].join('; ');
+  const r = await collect(spawn('unshare', ['--mount', 'sh', '-c', script, process.execPath, TSX, path.join(ROOT, 'src/cli/main.ts')]));
+  assert.equal(r.code, 0, r.stderr);
+  const read = (name: string): string => readFileSync(path.join(root, name), 'utf8');
+  assert.equal(read('rc1').trim(), '1', read('stderr1.txt'));
+  assert.match(read('report1.json'), /no space left on device/);
+  // (A partial of 0 bytes, opened as the disk filled, has nothing to continue.)
+  const kept = partials(first).filter((n) => statSync(path.join(first, '.bulkget', 'partial', n)).size > 0).length;
+  assert.ok(kept >= 1, 'the full disk left partial files');
+  assert.equal(read('rc2').trim(), '0', read('stderr2.txt'));
+  routes.forEach((route, i) => assert.ok(readFileSync(path.join(copy, `m${i}.bin`)).equals(route.body), `m${i}.bin whole`));
+  const resumed = s.requests.filter((q) => q.headers.range !== undefined && q.headers['if-range'] !== undefined);
+  assert.ok(resumed.length >= kept, `${resumed.length} ranged requests for ${kept} partials`);
+  const report2 = JSON.parse(read('report2.json')) as { bytes: number };
+  assert.ok(report2.bytes < 8 * (600 << 10), `${report2.bytes} bytes fetched again`);
+});
+
+test('a DEST on a disk that is full already: exit 2 naming the full disk, before any request, and no probe file left behind', async (t) => {
+  if (!canUnshareMount()) return t.skip('needs unshare --mount and tmpfs (root)');
+  const s = await startFaultServer();
+  t.after(() => s.close());
+  s.route('/a.bin', { size: 1000 });
+  const root = tmp();
+  const dest = path.join(root, 'd');
+  const copy = path.join(root, 'copy');
+  mkdirSync(dest);
+  mkdirSync(copy);
+  // .bulkget exists (an earlier run), so only the write that proves DEST writable meets the full disk.
+  const script = [
+    `mount -t tmpfs -o size=256k tmpfs ${dest}`, `mkdir -m 700 -p ${dest}/.bulkget/partial`,
+    `head -c 1M /dev/zero > ${dest}/fill 2>/dev/null`,
+    `"$0" --import "$1" "$2" -d ${dest} ${s.url('/a.bin')} --progress none 2> ${root}/stderr.txt; echo $? > ${root}/rc`,
+    `cp -a ${dest}/.bulkget/. ${copy}/`,
+  ].join('; ');
+  const r = await collect(spawn('unshare', ['--mount', 'sh', '-c', script, process.execPath, TSX, path.join(ROOT, 'src/cli/main.ts')]));
+  assert.equal(r.code, 0, r.stderr);
+  const stderr = readFileSync(path.join(root, 'stderr.txt'), 'utf8');
+  assert.equal(readFileSync(path.join(root, 'rc'), 'utf8').trim(), '2', stderr);
+  assert.match(stderr, /cannot write to DEST .*: no space left on device \(ENOSPC\)/);
+  assert.equal(s.requests.length, 0);
+  assert.deepEqual(readdirSync(copy), ['partial']);
+});
+
 test('an output that is also an input is a usage error, told by identity, and the file is untouched', async () => {
   const dir = tmp();
   const list = path.join(dir, 'list.txt');

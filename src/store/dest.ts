@@ -4,7 +4,7 @@
 import { chmodSync, closeSync, constants, lstatSync, mkdirSync, opendirSync, openSync, realpathSync, statSync, unlinkSync, writeSync, type Stats } from 'node:fs';
 import { lstat, mkdir } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
-import { SetupError } from '../errors.js';
+import { SetupError, describeError, isDiskFull } from '../errors.js';
 import { partialName } from '../naming/names.js';
 import { PathError } from './files.js';
 
@@ -53,12 +53,14 @@ export function prepareDest(dest: string): string {
       writeSync(fd, 'ok\n');
     } finally {
       closeSync(fd);
+      // Also when the write failed (a full disk): no probe is left behind.
+      unlinkSync(probe);
     }
-    unlinkSync(probe);
     return real;
   } catch (err) {
     // The cause stays: a full disk is told apart from a folder we may not write in.
-    throw Object.assign(new DestError(`cannot write to DEST ${dest}: ${codeOf(err)}`), { cause: err });
+    const why = isDiskFull(err) ? `${describeError(err)} (${codeOf(err)})` : codeOf(err);
+    throw Object.assign(new DestError(`cannot write to DEST ${dest}: ${why}`), { cause: err });
   }
 }
 

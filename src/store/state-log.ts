@@ -2,8 +2,8 @@
 // and the logs of the other shards of DEST, read-only. A torn last line (a crash mid-write) is
 // skipped, a foreign line ignored.
 
-import { constants } from 'node:fs';
-import { open, readdir, type FileHandle } from 'node:fs/promises';
+import { constants, writeSync } from 'node:fs';
+import { open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Hash128 } from '../hash.js';
 import { OffsetIndex } from './offset-index.js';
@@ -143,4 +143,55 @@ export async function readRecordAt(fh: FileHandle, offset: number): Promise<Stat
     if (bytesRead < size || size >= 64 << 20) return undefined;
     size *= 4; // a very long URL
   }
+}
+
+/**
+ * Rewrites the log at `file` with only the newest record per path (`newest` knows its offset;
+ * gone paths dropped): into a temporary file renamed over it, which is atomic, so a crash leaves
+ * either the old log or the new one, never half of each. Returns the new log's index.
+ */
+export async function writeCompacted(
+  rfh: FileHandle,
+  limit: number,
+  file: string,
+  newest: OffsetIndex,
+  hash: Hash128,
+): Promise<{ written: number; lines: number; fresh: OffsetIndex }> {
+  const tmp = `${file}.compact-${process.pid}`;
+  await unlink(tmp).catch(() => undefined);
+  const out = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (constants.O_NOFOLLOW ?? 0), 0o644);
+  const fresh = new OffsetIndex();
+  let written = 0;
+  let lines = 0;
+  let batch: Buffer[] = [];
+  let batchBytes = 0;
+  const drain = (): void => {
+    const b = Buffer.concat(batch);
+    batch = [];
+    batchBytes = 0;
+    let off = 0;
+    while (off < b.length) off += writeSync(out.fd, b, off, b.length - off);
+  };
+  try {
+    await scanLog(rfh, limit, (rec, offset, raw) => {
+      if (rec.k === 'gone') return;
+      const { h1, h2 } = hash.begin(0).feed(rec.p).end();
+      if (newest.rawOffset(h1, h2) !== offset) return; // not the newest for its path
+      fresh.put(h1, h2, written, false);
+      batch.push(raw);
+      batchBytes += raw.length;
+      written += raw.length;
+      lines++;
+      if (batchBytes >= READ_CHUNK) drain();
+    });
+    drain();
+    await out.sync();
+  } catch (err) {
+    await out.close();
+    await unlink(tmp).catch(() => undefined);
+    throw err;
+  }
+  await out.close();
+  await rename(tmp, file);
+  return { written, lines, fresh };
 }

@@ -3,11 +3,13 @@
 // the newest line for a path is the truth.
 
 import { constants, writeSync } from 'node:fs';
-import { mkdir, open, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { isDiskFull } from '../errors.js';
 import { Hash128 } from '../hash.js';
 import { OffsetIndex } from './offset-index.js';
-import { SiblingLog, logName, readRecordAt, scanLog, type StateRecord } from './state-log.js';
+import { Reserve } from './reserve.js';
+import { SiblingLog, logName, readRecordAt, scanLog, writeCompacted, type StateRecord } from './state-log.js';
 
 interface Validators {
   etag?: string;
@@ -18,11 +20,12 @@ interface Validators {
 const O_NOFOLLOW = constants.O_NOFOLLOW ?? 0;
 const BATCH_RECORDS = 256;
 const BATCH_MS = 200;
-const READ_CHUNK = 1 << 20;
 const COMPACT_MIN_LINES = 100_000;
 // The shortest line is about 30 bytes: below this size the log cannot hold COMPACT_MIN_LINES, so
 // close() does not even scan it to decide.
 const COMPACT_MIN_BYTES = COMPACT_MIN_LINES * 30;
+// Records a full disk holds back, at most (a few thousand lines): past that they are dropped.
+const MAX_STALLED = 1 << 20;
 
 interface Pending {
   rel: string;
@@ -47,6 +50,8 @@ export class StateStore {
   private closed = false;
   /** The first write failure: later records are dropped (they only save re-downloads). */
   lastError: Error | undefined;
+  /** Bytes of records that a full disk refused, written by the next flush that finds room. */
+  private stalled: Buffer | null = null;
   private readonly hash = new Hash128();
 
   private constructor(
@@ -55,6 +60,7 @@ export class StateStore {
     private rfh: FileHandle,
     size: number,
     private readonly siblings: SiblingLog[],
+    private readonly reserve: Reserve | null,
   ) {
     this.flushedEnd = size;
     this.openedWith = size;
@@ -84,7 +90,8 @@ export class StateStore {
         size++;
       }
     }
-    return new StateStore(file, wfh, rfh, size, await SiblingLog.openAll(dir, logName(shard)));
+    const siblings = await SiblingLog.openAll(dir, logName(shard));
+    return new StateStore(file, wfh, rfh, size, siblings, await Reserve.make(`${file}.reserve`));
   }
 
   /** A completed download. Buffered: losing it in a crash costs a re-download, no more. */
@@ -132,18 +139,32 @@ export class StateStore {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
-    if (this.pending.length === 0 || this.compacting || this.lastError) return;
+    if ((this.pending.length === 0 && !this.stalled) || this.compacting || this.lastError) return;
     const batch = this.pending;
     this.pending = [];
-    const buf = Buffer.from(batch.map((r) => r.line).join(''));
-    try {
-      let off = 0;
-      while (off < buf.length) off += writeSync(this.wfh.fd, buf, off, buf.length - off);
-    } catch (err) {
-      this.lastError = err as Error;
-      return;
+    const lines = Buffer.from(batch.map((r) => r.line).join(''));
+    const stalled = this.stalled;
+    const buf = stalled ? Buffer.concat([stalled, lines]) : lines;
+    this.stalled = null;
+    let off = 0;
+    while (off < buf.length) {
+      try {
+        off += writeSync(this.wfh.fd, buf, off, buf.length - off);
+      } catch (err) {
+        if (isDiskFull(err) && buf.length - off <= MAX_STALLED) {
+          // A full disk stops the run: what did not fit waits for the next flush, and close()
+          // makes room for it with the reserve once the transfers have stopped writing.
+          this.stalled = buf.subarray(off);
+          this.flushedEnd += off;
+          return;
+        }
+        this.lastError = err as Error;
+        return;
+      }
     }
-    if (this.index) {
+    // After a stall the index is not told (the run is stopping): a lookup may then find an
+    // older record of the path, never another path's.
+    if (this.index && !stalled) {
       let at = this.flushedEnd;
       for (const r of batch) {
         const { h1, h2 } = this.hash.begin(0).feed(r.rel).end();
@@ -215,46 +236,7 @@ export class StateStore {
   }
 
   private async doCompact(): Promise<void> {
-    const old = this.index!;
-    const limit = this.flushedEnd;
-    const tmp = `${this.file}.compact-${process.pid}`;
-    await unlink(tmp).catch(() => undefined);
-    const out = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | O_NOFOLLOW, 0o644);
-    const fresh = new OffsetIndex();
-    let written = 0;
-    let lines = 0;
-    let batch: Buffer[] = [];
-    let batchBytes = 0;
-    try {
-      await scanLog(this.rfh, limit, (rec, offset, raw) => {
-        if (rec.k === 'gone') return;
-        const { h1, h2 } = this.hash.begin(0).feed(rec.p).end();
-        if (old.rawOffset(h1, h2) !== offset) return; // not the newest for its path
-        fresh.put(h1, h2, written, false);
-        batch.push(raw);
-        batchBytes += raw.length;
-        written += raw.length;
-        lines++;
-        if (batchBytes >= READ_CHUNK) {
-          const b = Buffer.concat(batch);
-          batch = [];
-          batchBytes = 0;
-          let off = 0;
-          while (off < b.length) off += writeSync(out.fd, b, off, b.length - off);
-        }
-      });
-      const b = Buffer.concat(batch);
-      let off = 0;
-      while (off < b.length) off += writeSync(out.fd, b, off, b.length - off);
-      await out.sync();
-    } catch (err) {
-      await out.close();
-      await unlink(tmp).catch(() => undefined);
-      throw err;
-    }
-    await out.close();
-    // rename is atomic: a crash leaves either the old log or the new one, never half of each.
-    await rename(tmp, this.file);
+    const { written, lines, fresh } = await writeCompacted(this.rfh, this.flushedEnd, this.file, this.index!, this.hash);
     const wfh = await open(this.file, constants.O_WRONLY | constants.O_APPEND | O_NOFOLLOW);
     const rfh = await open(this.file, constants.O_RDONLY | O_NOFOLLOW);
     await this.wfh.close();
@@ -285,9 +267,13 @@ export class StateStore {
     } finally {
       this.closed = true;
       this.flush();
+      // Records a full disk held back: the transfers are over, so the reserve's room is theirs.
+      if (this.stalled && this.reserve?.release()) this.flush();
+      this.reserve?.release();
       await this.wfh.close().catch(() => undefined);
       await this.rfh.close().catch(() => undefined);
       for (const sib of this.siblings) await sib.close();
     }
   }
 }
+

@@ -1,0 +1,59 @@
+// Room kept on the disk for the state log's last records. A run that fills the disk stops, and the
+// .part files it leaves are worth something only with their validators in the log (see state.ts):
+// by then no append fits. A file of RESERVE_BYTES beside the log is written when the log opens and
+// deleted, to make that room, once the transfers have stopped writing (deleting it earlier would
+// only let a body write take the space first).
+
+import { constants, unlinkSync } from 'node:fs';
+import { open, unlink, type FileHandle } from 'node:fs/promises';
+
+// The records of a few hundred transfers in flight (a line is ~150-300 bytes).
+const RESERVE_BYTES = 64 * 1024;
+
+export class Reserve {
+  private constructor(private path: string | null) {}
+
+  /** Writes the file (one a killed run left is reused); null when it does not fit. */
+  static async make(path: string): Promise<Reserve | null> {
+    let fh: FileHandle | undefined;
+    try {
+      fh = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | (constants.O_NOFOLLOW ?? 0), 0o600);
+      const { bytesWritten } = await fh.write(noise(), 0, RESERVE_BYTES, 0);
+      await fh.close();
+      if (bytesWritten === RESERVE_BYTES) return new Reserve(path);
+    } catch {
+      await fh?.close().catch(() => undefined);
+    }
+    // No room (the disk is full already) or not ours to write: the log goes without.
+    await unlink(path).catch(() => undefined);
+    return null;
+  }
+
+  /** Deletes the file, freeing its room; false when it was released before. */
+  release(): boolean {
+    if (this.path === null) return false;
+    try {
+      unlinkSync(this.path);
+    } catch {
+      // removed by hand meanwhile: nothing freed, but the caller's write is worth a try
+    }
+    this.path = null;
+    return true;
+  }
+}
+
+/**
+ * RESERVE_BYTES that a compressing file system (btrfs, ZFS) cannot store in less: xorshift32
+ * output. (Not node:crypto, whose loading a one-URL run would pay for.)
+ */
+function noise(): Buffer {
+  const words = new Uint32Array(RESERVE_BYTES / 4);
+  let x = (Date.now() ^ (process.pid << 16)) >>> 0 || 1;
+  for (let i = 0; i < words.length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    words[i] = x >>> 0;
+  }
+  return Buffer.from(words.buffer);
+}
