@@ -9,6 +9,7 @@ import { PathError, commitPart, discardPart, fileExists, openPart, partSize } fr
 import { StateStore } from '../src/store/state.js';
 import { LockBusyError, acquireLock, readLockRecord } from '../src/store/lock.js';
 import { hostname } from 'node:os';
+import { gzipSync } from 'node:zlib';
 
 /** A temp root holding DEST and, beside it, a folder that must never change. */
 function sandbox(t: { after: (fn: () => void) => void }): { root: string; dest: string; outside: string } {
@@ -403,4 +404,21 @@ test('lock: runs racing for a stale lock: exactly one wins', async (t) => {
   await Promise.all(exits);
   assert.deepEqual(results, [...Array<string>(9).fill('LockBusyError'), 'won']);
   assert.equal(existsSync(join(dest, '.bulkget', 'lock')), false);
+});
+
+test('the state log keeps a 64 KiB reserve beside it while open: incompressible, never written through a link, gone at close', async (t) => {
+  const { dest, outside } = sandbox(t);
+  const real = prepareDest(dest);
+  const own = join(real, '.bulkget');
+  // A hard link planted where the reserve goes: the file it names must keep its bytes.
+  linkSync(join(outside, 'victim.txt'), join(own, 'state.jsonl.reserve'));
+  const store = await StateStore.open(real);
+  const reserve = readFileSync(join(own, 'state.jsonl.reserve'));
+  assert.equal(reserve.length, 64 * 1024);
+  assert.ok(gzipSync(reserve).length > 60 * 1024, 'a compressing file system could not store it in less');
+  outsideUnchanged(outside);
+  store.recordDone('a.bin', 'http://h/a.bin', { size: 1 });
+  await store.close();
+  assert.deepEqual(readdirSync(own).filter((n) => n.includes('reserve')), []);
+  assert.match(readFileSync(join(own, 'state.jsonl'), 'utf8'), /"p":"a\.bin"/);
 });

@@ -13,11 +13,13 @@ const RESERVE_BYTES = 64 * 1024;
 export class Reserve {
   private constructor(private path: string | null) {}
 
-  /** Writes the file (one a killed run left is reused); null when it does not fit. */
+  /** Writes the file (one a killed run left is replaced); null when it does not fit. */
   static async make(path: string): Promise<Reserve | null> {
     let fh: FileHandle | undefined;
     try {
-      fh = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | (constants.O_NOFOLLOW ?? 0), 0o600);
+      // A new file, never one truncated in place: the name might be a link to another file.
+      await unlink(path).catch(() => undefined);
+      fh = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (constants.O_NOFOLLOW ?? 0), 0o600);
       const { bytesWritten } = await fh.write(noise(), 0, RESERVE_BYTES, 0);
       await fh.close();
       if (bytesWritten === RESERVE_BYTES) return new Reserve(path);
