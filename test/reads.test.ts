@@ -69,6 +69,44 @@ test('reads: a socket starts on 16 KiB; a small read is copied and the buffer ke
   assert.equal(largeReads.buffer()!.length, 16 << 10);
 });
 
+test('reads: 8 full 128 KiB reads in a row bring 512 KiB reads; one that is not full resets the count; a 512 KiB buffer read little goes back to 128 KiB', () => {
+  const sink = { push: () => true };
+  // One socket throughout: the count is the socket's.
+  const sock = sink as unknown as net.Socket;
+  const read = (buf: Uint8Array, n: number): Uint8Array | undefined => {
+    largeReads.callback.call(sock, n, buf);
+    return largeReads.buffer();
+  };
+  let buf = read(largeReads.buffer()!, 16 << 10)!;
+  assert.equal(buf.length, 128 << 10);
+  for (let i = 0; i < 7; i++) buf = read(buf, 128 << 10)!;
+  assert.equal(buf.length, 128 << 10, 'seven in a row: still 128 KiB');
+  buf = read(buf, 100_000)!; // a read that is not full: the count starts again
+  for (let i = 0; i < 7; i++) buf = read(buf, 128 << 10)!;
+  assert.equal(buf.length, 128 << 10);
+  buf = read(buf, 128 << 10)!;
+  assert.equal(buf.length, 512 << 10, 'the eighth full one in a row: a big body, 512 KiB reads');
+  buf = read(buf, 512 << 10)!;
+  assert.equal(buf.length, 512 << 10, 'full: stays');
+  buf = read(buf, 300 << 10)!;
+  assert.equal(buf.length, 512 << 10, 'half full or more: stays');
+  const slowed = buf;
+  buf = read(buf, 100 << 10)!;
+  assert.equal(buf.length, 128 << 10, 'under half: back to 128 KiB');
+  assert.notEqual(buf.buffer, slowed.buffer, '(that read was handed over)');
+  buf = read(buf, 128 << 10)!;
+  assert.equal(buf.length, 128 << 10, 'and the count starts from nothing');
+  // A 512 KiB buffer that gets a small read: copied, and the buffer is the next 512 KiB read's.
+  let big: Uint8Array = largeReads.buffer()!;
+  for (let i = 0; i < 9; i++) big = read(big, big.length)!;
+  assert.equal(big.length, 512 << 10);
+  const little = big;
+  assert.equal(read(little, 3000)!.length, 128 << 10);
+  let again: Uint8Array = read(largeReads.buffer()!, 16 << 10)!;
+  for (let i = 0; i < 8; i++) again = read(again, 128 << 10)!;
+  assert.equal(again.buffer, little.buffer, 'the buffer of the copied read is read into again');
+});
+
 test('reads: false from push (the stream is full) stops reading, as Node does', () => {
   const buf = largeReads.buffer()!;
   assert.equal(feed({ push: () => false }, buf, 10).ret, false);
@@ -197,4 +235,21 @@ test('reads: big bodies (Content-Length and chunked) one after another on one co
   });
   await fetchIntact(port, ['/cl0.bin', '/ch0.bin', '/small.bin', '/cl1.bin', '/ch1.bin', '/cl2.bin', '/ch2.bin', '/cl3.bin'], bodies);
   assert.ok(reused > 0, `a written buffer was read into again (${reused} times, ${handed.size} handed over)`);
+});
+
+test('reads: a body of many MiB streams in 512 KiB reads into buffers read into again, every byte intact', async (t) => {
+  const bodies = new Map<string, Buffer>([['/a.bin', randomBytes(12 << 20)], ['/s.bin', randomBytes(4000)], ['/b.bin', randomBytes(5 << 20)]]);
+  const port = await rawServer(t, (p) => withLength(bodies.get(p)!));
+  const handed = new Set<ArrayBufferLike>();
+  let big = 0;
+  let reused = 0;
+  watchReads(t, (n, b) => {
+    if (b.length !== 512 << 10) return;
+    big++;
+    if (handed.has(b.buffer)) reused++;
+    if (n >= 64 << 10) handed.add(b.buffer);
+  });
+  await fetchIntact(port, ['/a.bin', '/s.bin', '/b.bin'], bodies);
+  assert.ok(big > 0, 'reads into 512 KiB buffers');
+  assert.ok(reused > 0, `a written 512 KiB buffer was read into again (${reused} of ${big} reads)`);
 });
