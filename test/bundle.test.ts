@@ -74,6 +74,31 @@ test('bundle: many small files (the writer thread) and --jobs 2 (the job threads
   }
 });
 
+test('bundle: a --jobs thread is one file too: the executable, its bundles and setupJob run --jobs 2 with no dist/engine/', { skip }, async (t) => {
+  const s = await startServer();
+  t.after(() => s.close());
+  const pkg = packageCopy(null);
+  // What a job thread may load besides its bundle: setupJob (cli/memory.js) and what that imports.
+  for (const f of ['dist/job-worker.mjs', 'dist/cli/memory.js', 'dist/version.js', 'dist/package.json']) {
+    if (!existsSync(path.join(ROOT, f))) continue;
+    mkdirSync(path.dirname(path.join(pkg, f)), { recursive: true });
+    copyFileSync(path.join(ROOT, f), path.join(pkg, f));
+  }
+  assert.ok(!existsSync(path.join(pkg, 'dist/engine')));
+  const names = Array.from({ length: 40 }, (_, i) => `j${i}.bin`);
+  const dest = tmp();
+  const child = spawn(path.join(pkg, 'bin/bulkget.js'), ['-i', '-', '-d', dest, '-q', '--jobs', '2', '--report', '-'], {
+    env: { ...process.env, NO_COLOR: '1', XDG_CONFIG_HOME: '/nonexistent/bulkget-tests', XDG_CACHE_HOME: tmp(), BULKGET_OPTIONS: '' },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  const done = collect(child);
+  child.stdin!.end(names.map((n, i) => s.url(`/file/${n}?size=${5000 + i}`)).join('\n') + '\n');
+  const r = await done;
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal((JSON.parse(r.stdout) as { counts: { downloaded: number } }).counts.downloaded, names.length);
+  names.forEach((n, i) => assert.deepEqual(readFileSync(path.join(dest, n)), bodyFor(n, 5000 + i), n));
+});
+
 test('bundle: serve answers from the bundled flags; completion prints a script', { skip }, async () => {
   const child = spawn(BIN, ['serve', '--only', 'local', '--local-port', '0', '-v'], { stdio: ['ignore', 'pipe', 'pipe'] });
   try {

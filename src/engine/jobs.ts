@@ -7,6 +7,7 @@
 // DEST lock and exits once. Each thread has its own event loop and heap, which is what a second
 // core needs.
 
+import { existsSync } from 'node:fs';
 import type { Worker } from 'node:worker_threads';
 import type { Item, ItemResult, RawLine, Outcome } from '../types.js';
 import { ItemMaker } from '../items/maker.js';
@@ -44,11 +45,18 @@ interface Job {
   exited: Promise<void>;
 }
 
-/** The job thread, built (dist/engine/job-worker.js, also for the CLI's bundle) or, under tsx (the tests), from the source. */
+/**
+ * The job thread: built, the one-file bundle of it (dist/job-worker.mjs, scripts/bundle.mjs) or,
+ * where a build has none, dist/engine/job-worker.js; under tsx (the tests), from the source.
+ */
 function startWorker(data: JobData): Worker {
   // Loaded when a --jobs run starts, not with the CLI.
   const { Worker } = process.getBuiltinModule('node:worker_threads');
-  if (!import.meta.url.endsWith('.ts')) return new Worker(packageFile('dist/engine/job-worker.js'), { workerData: data });
+  if (!import.meta.url.endsWith('.ts')) {
+    const bundled = packageFile('dist/job-worker.mjs');
+    const file = existsSync(bundled) ? bundled : packageFile('dist/engine/job-worker.js');
+    return new Worker(file, { workerData: data });
+  }
   // A thread does not inherit tsx's loader: it registers it before it loads the source.
   const api = import.meta.resolve('tsx/esm/api');
   const entry = packageFile('src/engine/job-worker.ts').href;
