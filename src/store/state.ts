@@ -260,7 +260,7 @@ export class StateStore {
       // twice its live records, so only an older log can be worth compacting. Not asking spares
       // a million-file first run a scan of its whole log (and the index it builds) at the end.
       const older = this.openedWith > 0 || this.index !== null;
-      if (!this.lastError && older && this.flushedEnd >= COMPACT_MIN_BYTES) {
+      if (!this.lastError && !this.stalled && older && this.flushedEnd >= COMPACT_MIN_BYTES) {
         await this.ensureIndex();
         if (this.lines > COMPACT_MIN_LINES && this.lines > 2 * this.index!.live()) await this.compact();
       }
