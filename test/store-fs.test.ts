@@ -422,3 +422,20 @@ test('the state log keeps a 64 KiB reserve beside it while open: incompressible,
   assert.deepEqual(readdirSync(own).filter((n) => n.includes('reserve')), []);
   assert.match(readFileSync(join(own, 'state.jsonl'), 'utf8'), /"p":"a\.bin"/);
 });
+
+test('SafeDirs.place: downloads reaching a new folder together wait for one check of it; a failed check is each one\'s own', async (t) => {
+  const { dest, outside } = sandbox(t);
+  const dirs = new SafeDirs(dest);
+  const places = await Promise.all(Array.from({ length: 200 }, (_, i) => dirs.place(`sub/deeper/f${i}.bin`)));
+  assert.equal(dirs.folderChecks, 2, 'sub and sub/deeper, once each');
+  assert.ok(places.every((p) => p.fresh), 'made by this run: fresh for all');
+  assert.equal(places[199]!.abs, join(dest, 'sub', 'deeper', 'f199.bin'));
+  // A folder that is a link out of DEST: every download is refused, naming its own path.
+  symlinkSync(outside, join(dest, 'evil'));
+  const refused = await Promise.allSettled([dirs.place('evil/a.bin'), dirs.place('evil/b.bin')]);
+  assert.deepEqual(
+    refused.map((r) => (r.status === 'rejected' ? (r.reason as Error).message : 'placed')),
+    ['path escapes DEST through a symlink: evil/a.bin', 'path escapes DEST through a symlink: evil/b.bin'],
+  );
+  outsideUnchanged(outside);
+});

@@ -136,6 +136,12 @@ export class SafeDirs {
   // itself, so after the first file no folder costs a syscall. Cleared when full, which only
   // costs a few lstat calls again (and loses freshness, which is only an optimisation).
   private readonly verified = new Map<string, boolean>();
+  // Checks under way: the downloads that reach a new folder together wait for one check (a list
+  // going into `r1/` had every item started meanwhile check the folder again: 4,667 checks of 4
+  // folders in a 40,000-file run).
+  private readonly checking = new Map<string, Promise<boolean>>();
+  /** Folder checks made (lstat, and a look inside): for the tests. */
+  folderChecks = 0;
   private destFresh: boolean | undefined;
   private partFresh: boolean | undefined;
   private readonly partDir: string;
@@ -155,8 +161,19 @@ export class SafeDirs {
     for (;;) {
       const w = this.walk(segs);
       if (typeof w !== 'string') return this.placement(rel, this.child(w.dir, segs[segs.length - 1]!), w.fresh);
-      // The first folder on the way not verified yet: checked (or made), then walked again.
-      const known = await this.verifyDir(w, rel);
+      // The first folder on the way not verified yet: checked (or made), then walked again. One
+      // that another download is checking: its answer, unless that failed (then checked here,
+      // so that the error names this path).
+      const pending = this.checking.get(w);
+      if (pending && (await pending.then(() => true, () => false))) continue;
+      const check = this.verifyDir(w, rel);
+      this.checking.set(w, check);
+      let known: boolean;
+      try {
+        known = await check;
+      } finally {
+        if (this.checking.get(w) === check) this.checking.delete(w);
+      }
       if (this.verified.size >= VERIFIED_CAP) this.verified.clear();
       this.verified.set(w, known);
     }
@@ -242,6 +259,7 @@ export class SafeDirs {
 
   /** Checks (or creates) one folder; resolves with whether it is fresh. */
   private async verifyDir(dir: string, rel: string): Promise<boolean> {
+    this.folderChecks++;
     let st;
     let created = false;
     try {
