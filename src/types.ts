@@ -144,6 +144,8 @@ export interface Stats {
   openConnections: number;
   /** Requests in flight right now. */
   active: number;
+  /** Body bytes still to come of the bodies in flight whose length was announced (for the ETA). */
+  awaited: number;
 }
 
 export function newStats(): Stats {
@@ -163,6 +165,7 @@ export function newStats(): Stats {
     retries: 0,
     openConnections: 0,
     active: 0,
+    awaited: 0,
   };
 }
 

@@ -146,7 +146,7 @@ test('streamed bodies: a body may hold up to 1 MiB behind its write, 16 MiB shar
   // asks to be paused; once the write is done it may go on, and every byte lands in order.
   const dir = tmp();
   const own = new BodyBudget();
-  const counters: [{ bytes: number }, { bytes: number }] = [{ bytes: 0 }, { bytes: 0 }];
+  const counters: [{ bytes: number; awaited: number }, { bytes: number }] = [{ bytes: 0, awaited: 0 }, { bytes: 0 }];
   const body = new BodyFile({ part: join(dir, 'big.part'), offset: 0, expectedTotal: -1, gather: false, maxFilesize: 0, budget: own, counters });
   body.open();
   let resumed = 0;
@@ -162,4 +162,29 @@ test('streamed bodies: a body may hold up to 1 MiB behind its write, 16 MiB shar
   const got = readFileSync(join(dir, 'big.part'));
   assert.equal(got.length, i * (64 << 10));
   for (let k = 0; k < i; k++) assert.equal(got[k * (64 << 10)], k, `chunk ${k} in place`);
+});
+
+test('BodyFile: the run\'s `awaited` holds what an announced body is still due, and none of it once the body is untracked', () => {
+  const dir = tmp();
+  const run = { bytes: 0, awaited: 0 };
+  const item = { bytes: 0 };
+  // A resumed body: 200 of 1,000 bytes on disk, 800 due.
+  const a = new BodyFile({ part: join(dir, 'a.part'), offset: 200, expectedTotal: 1000, gather: true, maxFilesize: 0, budget: new BodyBudget(), counters: [run, item] });
+  assert.equal(run.awaited, 800);
+  a.write(Buffer.alloc(300));
+  assert.equal(run.awaited, 500);
+  // Unknown length: nothing announced, nothing counted.
+  const b = new BodyFile({ part: join(dir, 'b.part'), offset: 0, expectedTotal: -1, gather: true, maxFilesize: 0, budget: new BodyBudget(), counters: [run, item] });
+  b.write(Buffer.alloc(4000));
+  assert.equal(run.awaited, 500);
+  // More than announced (a server that lies): never below what the others are due.
+  a.write(Buffer.alloc(900));
+  assert.equal(run.awaited, 0);
+  const c = new BodyFile({ part: join(dir, 'c.part'), offset: 0, expectedTotal: 100, gather: true, maxFilesize: 0, budget: new BodyBudget(), counters: [run, item] });
+  c.write(Buffer.alloc(40));
+  assert.equal(run.awaited, 60);
+  c.untrack(); // cut short: the rest is not coming
+  c.untrack();
+  assert.equal(run.awaited, 0);
+  assert.equal(run.bytes, 5240);
 });

@@ -319,3 +319,31 @@ describe('startProgress', () => {
     assert.match(barErr, /^\[00:00\] .* files, /m);
   });
 });
+
+describe('ETA', () => {
+  it('counts the bytes the bodies in flight are still due, so a few big files have one too', async () => {
+    const { Sampler } = await import('../src/ui/snapshot.js');
+    const s = newStats();
+    s.startedMs = 0;
+    s.inputDone = true;
+    s.queued = 1;
+    const sampler = new Sampler(5000);
+    sampler.seed(s, 0);
+    // One big file, no file done yet: 1,000 bytes in 2 s, 9,000 still due: 18 s.
+    s.bytes = 1000;
+    s.awaited = 9000;
+    assert.equal(Math.round(sampler.snapshot(s, 2000).etaMs!), 18_000);
+    // Files finishing fast but a big one still coming: the longer of the two.
+    const t = newStats();
+    Object.assign(t, { startedMs: 0, inputDone: true, queued: 11, downloaded: 10, bytes: 2000, awaited: 8000 });
+    const u = new Sampler(5000);
+    u.seed(t, 0);
+    assert.equal(Math.round(u.snapshot(t, 1000).etaMs!), 4000, '8,000 bytes at 2,000 B/s, not the count\'s 0.1 s');
+    // Nothing announced and nothing finished: no ETA, as before.
+    const v = newStats();
+    Object.assign(v, { startedMs: 0, inputDone: true, queued: 1, bytes: 500 });
+    const w = new Sampler(5000);
+    w.seed(v, 0);
+    assert.equal(w.snapshot(v, 1000).etaMs, undefined);
+  });
+});

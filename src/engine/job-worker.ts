@@ -26,7 +26,7 @@ export type ToJob = { t: 'items'; items: JobItem[] } | { t: 'end' } | { t: 'abor
 export type FromJob =
   | { t: 'results'; rs: JobResult[] }
   | { t: 'retry'; seq: number; attempt: number; delayMs: number; reason: string }
-  | { t: 'stats'; bytes: number; bytesDone: number; retries: number; openConnections: number; active: number }
+  | { t: 'stats'; bytes: number; bytesDone: number; retries: number; openConnections: number; active: number; awaited: number }
   | { t: 'end'; interrupted: boolean; stopped?: string }
   | { t: 'failed'; message: string; exitCode?: number; code?: string };
 
@@ -89,7 +89,7 @@ const reporter: Reporter = {
   },
 };
 const ticker = setInterval(() => {
-  post({ t: 'stats', bytes: stats.bytes, bytesDone: stats.bytesDone, retries: stats.retries, openConnections: stats.openConnections, active: stats.active });
+  post({ t: 'stats', bytes: stats.bytes, bytesDone: stats.bytesDone, retries: stats.retries, openConnections: stats.openConnections, active: stats.active, awaited: stats.awaited });
 }, 100);
 
 const { budget } = data;
@@ -106,7 +106,7 @@ runEngine(lines, o, { stats, reporter, signal: ac.signal }).then(
   (end) => {
     flush();
     clearInterval(ticker);
-    post({ t: 'stats', bytes: stats.bytes, bytesDone: stats.bytesDone, retries: stats.retries, openConnections: 0, active: 0 });
+    post({ t: 'stats', bytes: stats.bytes, bytesDone: stats.bytesDone, retries: stats.retries, openConnections: 0, active: 0, awaited: 0 });
     post({ t: 'end', interrupted: end.interrupted, stopped: end.stopped });
     port.close();
   },

@@ -32,6 +32,7 @@ interface Counters {
   retries: number;
   openConnections: number;
   active: number;
+  awaited: number;
 }
 
 interface Job {
@@ -89,7 +90,7 @@ export async function runJobs(lines: AsyncIterable<RawLine> | Iterable<RawLine>,
       worker,
       outstanding: new Map(),
       pending: [],
-      last: { bytes: 0, bytesDone: 0, retries: 0, openConnections: 0, active: 0 },
+      last: { bytes: 0, bytesDone: 0, retries: 0, openConnections: 0, active: 0, awaited: 0 },
       ended: false,
       exited: undefined as unknown as Promise<void>,
     };
@@ -111,6 +112,7 @@ export async function runJobs(lines: AsyncIterable<RawLine> | Iterable<RawLine>,
     stats.retries += c.retries - job.last.retries;
     stats.openConnections += c.openConnections - job.last.openConnections;
     stats.active += c.active - job.last.active;
+    stats.awaited += c.awaited - job.last.awaited;
     job.last = c;
   };
   const finish = (job: Job, r: JobResult) => {
@@ -169,7 +171,7 @@ export async function runJobs(lines: AsyncIterable<RawLine> | Iterable<RawLine>,
     const why = `job ${job.index + 1} of ${jobs.length} ended unexpectedly: ${reason.split('\n')[0]}`;
     for (const [seq] of job.outstanding) finish(job, [seq, 'failed', null, why, 0, 0, '', 0]);
     job.pending = [];
-    counters(job, { bytes: job.last.bytes, bytesDone: job.last.bytesDone, retries: job.last.retries, openConnections: 0, active: 0 });
+    counters(job, { bytes: job.last.bytes, bytesDone: job.last.bytesDone, retries: job.last.retries, openConnections: 0, active: 0, awaited: 0 });
     if (jobs.every((j) => j.ended)) stop(why);
     poke();
   }

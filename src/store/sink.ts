@@ -47,6 +47,11 @@ interface ByteCounter {
   bytes: number;
 }
 
+/** The run's: also the bytes announced bodies are still due (Stats.awaited). */
+interface RunCounter extends ByteCounter {
+  awaited: number;
+}
+
 /** How a response body is paused, resumed or stopped (the exchange's dispatch controller). */
 interface Flow {
   resume(): void;
@@ -71,7 +76,7 @@ interface BodyFileOptions {
   hash?: Hash;
   maxFilesize: number;
   budget: BodyBudget;
-  counters: [ByteCounter, ByteCounter];
+  counters: [RunCounter, ByteCounter];
   /** Told of each streamed chunk once its bytes are on disk (or never will be): its memory may
    *  be read into again (the socket's buffers, src/http/reads.ts). */
   release?: (chunk: Buffer) => void;
@@ -98,7 +103,9 @@ export class BodyFile {
   readonly hash: Hash | undefined;
   readonly expectedTotal: number;
   private readonly part: string;
-  private readonly runStats: ByteCounter;
+  private readonly runStats: RunCounter;
+  /** Bytes of the announced length not received yet, counted in runStats.awaited. */
+  private left: number;
   private readonly itemStats: ByteCounter;
 
   constructor(private readonly o: BodyFileOptions) {
@@ -108,6 +115,8 @@ export class BodyFile {
     this.expectedTotal = o.expectedTotal;
     this.hash = o.hash;
     [this.runStats, this.itemStats] = o.counters;
+    this.left = o.expectedTotal >= 0 ? Math.max(0, o.expectedTotal - o.offset) : 0;
+    this.runStats.awaited += this.left;
     if (o.gather) this.chunks = [];
     else this.batch = [];
   }
@@ -127,6 +136,11 @@ export class BodyFile {
     this.written += n;
     this.runStats.bytes += n;
     this.itemStats.bytes += n;
+    if (this.left > 0) {
+      const d = n < this.left ? n : this.left;
+      this.left -= d;
+      this.runStats.awaited -= d;
+    }
     if (this.o.maxFilesize > 0 && this.written > this.o.maxFilesize) {
       this.flow?.abort(new FileTooBig(this.o.maxFilesize));
       return false;
@@ -177,6 +191,12 @@ export class BodyFile {
       if (discard) discardPart(this.part);
       else this.keepCut?.();
     });
+  }
+
+  /** The body takes no more bytes (ended, failed, cut): what it was due is no longer coming. */
+  untrack(): void {
+    this.runStats.awaited -= this.left;
+    this.left = 0;
   }
 
   /** A small body gathered whole (nothing on disk yet), handed over once. */

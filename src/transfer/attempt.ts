@@ -117,6 +117,7 @@ export async function attempt(req: Request, lease: Lease, ctx: TransferContext, 
     return { verdict: verdict!, status: head.status, body };
   } finally {
     ctx.stats.active--;
+    body?.untrack();
     // The socket is free for the next item while this one is checked and moved into place.
     lease.release();
   }

@@ -55,7 +55,11 @@ export class Sampler {
       retries: s.retries,
       failures: s.failed + s.notFound + s.invalid,
     };
-    if (s.inputDone && donePerSec > 0) snap.etaMs = ((snap.total - done) / donePerSec) * 1000;
+    let eta = s.inputDone && donePerSec > 0 ? ((snap.total - done) / donePerSec) * 1000 : undefined;
+    // What the bodies in flight are still due, at the rate of the window: the ETA of a few big
+    // files, which finish too seldom for the count to give one.
+    if (s.inputDone && s.awaited > 0 && bytesPerSec > 0) eta = Math.max(eta ?? 0, (s.awaited / bytesPerSec) * 1000);
+    if (eta !== undefined) snap.etaMs = eta;
     return snap;
   }
 
