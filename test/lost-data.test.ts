@@ -419,3 +419,22 @@ test('204 No Content is an empty file, downloaded (as curl writes it), with or w
   assert.equal(readFileSync(path.join(dest, 'proxied.bin'), 'utf8'), 'abc');
   assert.deepEqual(partials(dest), []);
 });
+
+test('a body that ends with the connection (no length, no chunks): a FIN ends it whole, an RST cuts it short', async (t) => {
+  // undici completes such a body on ECONNRESET as on a clean close; bulkget saved the 5 bytes
+  // it had under the final name and said "downloaded" (curl: "(56) Recv failure").
+  const s = await raw(t);
+  const head = 'HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n';
+  s.file('/fin.txt', { script: [{ raw: `${head}hello world`, then: 'end' }] });
+  s.file('/rst.txt', { script: [{ raw: `${head}hello`, then: 'rst' }, { raw: `${head}hello world`, then: 'end' }] });
+  s.file('/rst-always.txt', { script: [{ raw: `${head}hello`, then: 'rst' }, { raw: `${head}hel`, then: 'rst' }] });
+  const dest = tmp();
+  const r = await fetchAll(['/fin.txt', '/rst.txt', '/rst-always.txt'].map((p) => s.url(p)), { dest, retries: 1, retryDelay: 10 });
+  assert.equal(r.code, 1);
+  assert.equal(r.summary.counts.downloaded, 2);
+  assert.equal(readFileSync(path.join(dest, 'fin.txt'), 'utf8'), 'hello world');
+  assert.equal(s.hits('/rst.txt').length, 2, 'the reset body was asked for again');
+  assert.equal(readFileSync(path.join(dest, 'rst.txt'), 'utf8'), 'hello world');
+  assert.equal(existsSync(path.join(dest, 'rst-always.txt')), false, 'no truncated file under the final name');
+  assert.match(JSON.stringify(r.summary.failures), /cut short after 3 bytes/);
+});

@@ -12,6 +12,7 @@ import { buildConnector } from './undici.js';
 import { foldRepeatedLengths } from './lenient.js';
 import { extraTrust } from './trust.js';
 import { largeReads } from './reads.js';
+import { watchResets } from './resets.js';
 
 /** Picks the proxy for a target: --proxy wins, else HTTP(S)_PROXY unless NO_PROXY matches. */
 export function proxyFor(target: URL, explicit: string | undefined, env: Record<string, string | undefined>): URL | undefined {
@@ -94,6 +95,7 @@ export function makeConnector(o: ConnectorOptions): BuildConnector.connector {
         connect = buildConnector(secureContext ? { ...base, secureContext } : base);
       }
       return connect(opts, (err, socket) => {
+        if (socket) watchResets(socket as net.Socket);
         if (socket && o.lenient()) foldRepeatedLengths(socket as net.Socket);
         (callback as (e: Error | null, s: unknown) => void)(err, socket);
       });
@@ -102,6 +104,7 @@ export function makeConnector(o: ConnectorOptions): BuildConnector.connector {
   const proxy = o.proxy;
   return ((_opts: unknown, callback: Callback) => {
     tunnel(proxy, target, o, (err, socket) => {
+      if (socket) watchResets(socket);
       if (socket && o.lenient()) foldRepeatedLengths(socket);
       callback(err, socket);
     });

@@ -10,6 +10,7 @@ import type { Dispatcher } from 'undici';
 import type { Watchdog, Watched } from './watchdog.js';
 import { describeError, errorCode } from '../errors.js';
 import { pickHeaders, type ResponseHeaders } from './head.js';
+import { inReset } from './resets.js';
 
 export interface Head {
   status: number;
@@ -230,6 +231,8 @@ class ExchangeHandler implements Dispatcher.DispatchHandler, Watched {
 
   onComplete(): void {
     if (this.settled) return;
+    // A body that ends with the connection, ended by a reset: cut short, not complete (resets.ts).
+    if (this.sink && inReset()) return this.onError(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }));
     this.settle();
     const head = this.head;
     const decided = this.decided;
