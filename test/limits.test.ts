@@ -30,6 +30,30 @@ test('--limit 5 --per-host 2 over 4 ports: the servers see exactly 5 and 2 at mo
   assert.equal(r.summary.counts.downloaded, 32);
 });
 
+test('--limit 3 while every URL of host A redirects to host B: the two servers together never see more than 3', async (t) => {
+  // Each hop needs the other host's socket, so idle sockets are closed to make room all the time;
+  // the server counts one until it has read the FIN. Without waiting for the server's side of
+  // the close, the two counted 4 at once in 2 runs of 5 (300 URLs).
+  const group: Counter = { open: 0, peak: 0 };
+  const b = await startServer({ group });
+  const a = await startServer({
+    group,
+    handler: (req, res) => {
+      res.writeHead(302, { location: b.url(`/file${req.url}?size=500`), 'content-length': 0 });
+      res.end();
+    },
+  });
+  t.after(() => Promise.all([a.close(), b.close()]));
+  const urls = Array.from({ length: 150 }, (_, i) => a.url(`/r${i}.bin`));
+  for (let run = 0; run < 2; run++) {
+    const r = await fetchAll(urls, { dest: tmp(), limit: 3 });
+    assert.equal(r.code, 0, JSON.stringify(r.summary.failures));
+    assert.equal(r.summary.counts.downloaded, 150);
+  }
+  assert.ok(a.accepted + b.accepted > 4, `sockets were closed and opened (${a.accepted + b.accepted})`);
+  assert.equal(group.peak, 3);
+});
+
 test('default --limit is 100: 150 slow URLs on one host see 100 connections', async (t) => {
   const s = await startServer();
   t.after(() => s.close());

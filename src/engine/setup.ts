@@ -6,12 +6,12 @@ import type { Stats } from '../types.js';
 import { SetupError } from '../errors.js';
 import { ConnectionPool } from '../pool/pool.js';
 import { Client } from '../http/undici.js';
-import { clientOrigin, makeConnector, proxyFor } from '../http/connect.js';
+import { clientOrigin, closeSeen, makeConnector, proxyFor } from '../http/connect.js';
 import { basicAuth, withoutUserinfo } from '../http/credentials.js';
 import { Watchdog } from '../http/watchdog.js';
 import { Bandwidth } from '../http/bandwidth.js';
 import { cachedLookup } from '../http/dns.js';
-import type { LookupFunction } from 'node:net';
+import type { LookupFunction, Socket } from 'node:net';
 import { SafeDirs, prepareDest } from '../store/dest.js';
 import { acquireLock, type Lock } from '../store/lock.js';
 import { StateStore } from '../store/state.js';
@@ -38,6 +38,9 @@ export interface Resources {
   lenient: Set<string>;
 }
 
+/** How long an evicted socket waits for the server's FIN before it is dropped. */
+const EVICT_WAIT_MS = 1000;
+
 export async function openResources(o: ResolvedOptions, stats: Stats): Promise<Resources> {
   const destReal = prepareDest(o.dest);
   // A job of a --jobs run: the run holds the lock for all its jobs.
@@ -62,6 +65,8 @@ export async function openResources(o: ResolvedOptions, stats: Stats): Promise<R
   // Endpoints that sent a head the parser refused: their new sockets get lenient heads.
   const lenient = new Set<string>();
   const lookup = cachedLookup() as unknown as LookupFunction;
+  // Each slot's current socket, for closing it so the server sees it go (closeSeen).
+  const sockets = new WeakMap<Client, { socket?: Socket }>();
   const pool = new ConnectionPool({
     limit: o.limit,
     perHost: o.perHost,
@@ -69,10 +74,13 @@ export async function openResources(o: ResolvedOptions, stats: Stats): Promise<R
     onSocket: (d) => {
       stats.openConnections += d;
     },
+    evictClient: (client) => closeSeen(client, sockets.get(client)?.socket, EVICT_WAIT_MS),
     makeClient: (origin) => {
       const proxy = proxyOf(origin);
-      return new Client(clientOrigin(origin, proxy), {
-        connect: makeConnector({ origin, timeoutMs: o.connectTimeoutMs, insecure: o.insecure, extraCaCerts: o.extraCaCerts, proxy, lenient: () => lenient.has(origin), lookup }),
+      const held: { socket?: Socket } = {};
+      const opened = (socket: Socket) => (held.socket = socket);
+      const client = new Client(clientOrigin(origin, proxy), {
+        connect: makeConnector({ origin, timeoutMs: o.connectTimeoutMs, insecure: o.insecure, extraCaCerts: o.extraCaCerts, proxy, lenient: () => lenient.has(origin), lookup, opened }),
         headersTimeout: o.timeoutMs,
         bodyTimeout: o.timeoutMs,
         pipelining: 1,
@@ -81,6 +89,8 @@ export async function openResources(o: ResolvedOptions, stats: Stats): Promise<R
         // here, the bundled CLI need not load node:http at all (scripts/bundle.mjs).
         maxHeaderSize: MAX_HEAD_BYTES,
       });
+      sockets.set(client, held);
+      return client;
     },
   });
   // Absolute form only through an http proxy; with no proxy anywhere (the usual case) the

@@ -34,6 +34,11 @@ export interface PoolOptions {
   rate: number;
   /** Builds the Client for one slot (timeouts, TLS, proxy are the caller's business). */
   makeClient: (origin: string) => Client;
+  /**
+   * Closes an idle Client whose slot another socket is to take; resolves once the server has seen
+   * the close (default: `client.close()`, which resolves when our side is closed).
+   */
+  evictClient?: (client: Client) => Promise<void>;
   /** A socket opened or closed, as undici reports it. */
   onSocket?: (delta: 1 | -1) => void;
 }

@@ -9,7 +9,8 @@
 // happens: a released Client goes straight to the next waiter of the same endpoint.
 //
 // A slot counts against the total from the moment its Client is created until its close()
-// has resolved (socket closed), so a server counting open connections never sees more.
+// has resolved (socket closed; for one closed to make room for another, until the server has
+// closed its side too: evictClient), so a server counting open connections never sees more.
 
 import type { Client } from 'undici';
 import type { Lease, Slots } from '../types.js';
@@ -65,8 +66,7 @@ export class ConnectionPool implements Slots {
     return new Promise<Lease>((resolve, reject) => {
       const waiter: Waiter = { resolve, reject };
       this.waiting++;
-      if (front) ep.waiters.unshift(waiter);
-      else ep.waiters.push(waiter);
+      ep.waiters[front ? 'unshift' : 'push'](waiter);
       this.markReady(ep);
       this.pump();
     });
@@ -81,7 +81,7 @@ export class ConnectionPool implements Slots {
   refresh(origin: string): void {
     const ep = this.endpoints.get(origin);
     if (!ep) return;
-    for (const slot of [...ep.idle]) void this.closeSlot(slot);
+    for (const slot of [...ep.idle]) void this.closeSlot(slot, true);
   }
 
   /** Rejects every waiter and closes every socket. Leased slots close when released. */
@@ -163,7 +163,7 @@ export class ConnectionPool implements Slots {
     return { client, ep };
   }
 
-  private closeSlot(slot: Slot): Promise<void> {
+  private closeSlot(slot: Slot, evict = false): Promise<void> {
     this.idleSlots.delete(slot);
     const i = slot.ep.idle.indexOf(slot);
     if (i >= 0) slot.ep.idle.splice(i, 1);
@@ -176,7 +176,7 @@ export class ConnectionPool implements Slots {
       this.clients.delete(slot.client);
       this.pump();
     };
-    return slot.client.close().then(done, done);
+    return (evict && this.opts.evictClient ? this.opts.evictClient(slot.client) : slot.client.close()).then(done, done);
   }
 
   /** Drops an endpoint that holds nothing, so a list of a million hosts does not pile up. */
@@ -215,7 +215,7 @@ export class ConnectionPool implements Slots {
       // Fairness: when the total is what binds, and another endpoint is waiting with clearly
       // fewer slots than this one, hand it this slot instead of reusing it here.
       if (this.opts.limit > 0 && this.alive + this.closing >= this.opts.limit && this.starvedOtherThan(ep)) {
-        void this.closeSlot(slot);
+        void this.closeSlot(slot, true);
         return;
       }
       this.grant(slot, ep.waiters.shift()!, now);
@@ -283,7 +283,7 @@ export class ConnectionPool implements Slots {
           // its close makes room and pumps again. Closes already under way count as room
           // coming, so a burst of pumps does not close more sockets than are waited for.
           const victim = this.idleSlots.values().next().value as Slot | undefined;
-          if (victim && this.closing < this.ready.length + 1) void this.closeSlot(victim);
+          if (victim && this.closing < this.ready.length + 1) void this.closeSlot(victim, true);
           this.ready.unshift(ep);
           break;
         }
