@@ -54,6 +54,23 @@ test('--limit 3 while every URL of host A redirects to host B: the two servers t
   assert.equal(group.peak, 3);
 });
 
+test('--limit 2 while every transfer is cut off by us (--max-filesize): the server never sees 3', async (t) => {
+  // A socket we destroy is counted by the server until it has read our RST; the slot's next
+  // socket could reach it first (and undici reconnected a destroyed socket by itself at once).
+  const s = await startServer({
+    handler: (_req, res) => {
+      res.writeHead(200, { 'content-length': 1 << 20 });
+      res.write(Buffer.alloc(512 << 10, 'z'));
+    },
+  });
+  t.after(() => s.close());
+  const urls = Array.from({ length: 40 }, (_, i) => s.url(`/big${i}.bin`));
+  const r = await fetchAll(urls, { dest: tmp(), limit: 2, retries: 0, maxFilesize: 100 << 10 });
+  assert.equal(r.summary.counts.failed, 40);
+  assert.equal(s.accepted, 40, 'one socket per transfer, none opened for nothing');
+  assert.equal(s.conns.peak, 2);
+});
+
 test('default --limit is 100: 150 slow URLs on one host see 100 connections', async (t) => {
   const s = await startServer();
   t.after(() => s.close());

@@ -163,3 +163,33 @@ test('a full endpoint paused while its waiters queue is served when the pause en
   lease!.release();
   await p.close();
 });
+
+test('a slot given back to settle (its socket closed on our side) is closed, counts until settled, and its host\'s next waiter is served', { timeout: 5000 }, async (t) => {
+  const s = await startServer();
+  t.after(() => s.close());
+  let settleNext = true;
+  let settled = 0;
+  const p = new ConnectionPool({
+    limit: 2,
+    perHost: 1,
+    rate: 0,
+    makeClient: (origin) => new Client(origin),
+    settle: (client) => {
+      if (!settleNext) return undefined;
+      settleNext = false;
+      return client.destroy().then(() => new Promise<void>((resolve) => setTimeout(() => { settled++; resolve(); }, 30)));
+    },
+  });
+  const first = await p.acquire(s.origin);
+  const second = p.acquire(s.origin); // waits: --per-host 1
+  first.release();
+  assert.equal(p.slotsInUse, 1, 'the settling slot still counts');
+  const lease = await second;
+  assert.equal(settled, 1, 'served only once the first slot settled');
+  assert.notEqual(lease.client, first.client, 'a new Client, not the one given back');
+  const res = await lease.client.request({ method: 'GET', path: '/file/a?size=10' });
+  await res.body.arrayBuffer();
+  assert.equal(res.statusCode, 200);
+  lease.release();
+  await p.close();
+});

@@ -18,6 +18,14 @@ if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
 }
 
 async function run(): Promise<void> {
+  // Node exits with status 0 when nothing is left to wait on, even while `main` has not finished:
+  // a promise of the engine that never settles would end the run silently, without a report,
+  // and a script would read success (seen once, with a pool slot that was never handed on).
+  const stalled = () => {
+    process.stderr.write('bulkget: internal error: the run stopped with work still pending, before its report\n');
+    process.exit(70);
+  };
+  process.once('beforeExit', stalled);
   try {
     const { main } = await import('./program.js');
     const code = await main({
@@ -28,6 +36,7 @@ async function run(): Promise<void> {
       env: process.env,
       version: bulkgetVersion(),
     });
+    process.removeListener('beforeExit', stalled);
     process.exitCode = code;
     // Let stdout drain before exiting; idle keep-alive sockets and the like must not hold us.
     process.stdout.write('', () => process.exit(code));

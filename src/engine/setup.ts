@@ -11,6 +11,7 @@ import { basicAuth, withoutUserinfo } from '../http/credentials.js';
 import { Watchdog } from '../http/watchdog.js';
 import { Bandwidth } from '../http/bandwidth.js';
 import { cachedLookup } from '../http/dns.js';
+import { closedByUs } from '../http/resets.js';
 import type { LookupFunction, Socket } from 'node:net';
 import { SafeDirs, prepareDest } from '../store/dest.js';
 import { acquireLock, type Lock } from '../store/lock.js';
@@ -40,6 +41,8 @@ export interface Resources {
 
 /** How long an evicted socket waits for the server's FIN before it is dropped. */
 const EVICT_WAIT_MS = 1000;
+/** How long a slot whose socket we closed waits before another socket takes its place (resets.ts). */
+const SETTLE_MS = 5;
 
 export async function openResources(o: ResolvedOptions, stats: Stats): Promise<Resources> {
   const destReal = prepareDest(o.dest);
@@ -75,6 +78,11 @@ export async function openResources(o: ResolvedOptions, stats: Stats): Promise<R
       stats.openConnections += d;
     },
     evictClient: (client) => closeSeen(client, sockets.get(client)?.socket, EVICT_WAIT_MS),
+    settle: (client) => {
+      const socket = sockets.get(client)?.socket;
+      if (!socket || !closedByUs(socket)) return undefined;
+      return client.destroy().then(() => new Promise((resolve) => setTimeout(resolve, SETTLE_MS)));
+    },
     makeClient: (origin) => {
       const proxy = proxyOf(origin);
       const held: { socket?: Socket } = {};

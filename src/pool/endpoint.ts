@@ -39,6 +39,11 @@ export interface PoolOptions {
    * the close (default: `client.close()`, which resolves when our side is closed).
    */
   evictClient?: (client: Client) => Promise<void>;
+  /**
+   * For a Client given back: a promise (its slot closes and counts until it settles) when its
+   * socket was closed on our side and the server should be given a moment to see that.
+   */
+  settle?: (client: Client) => Promise<void> | undefined;
   /** A socket opened or closed, as undici reports it. */
   onSocket?: (delta: 1 | -1) => void;
 }

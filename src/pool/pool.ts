@@ -8,9 +8,8 @@
 // real sockets (a Client holds one socket at most, pipelining 1). Keep-alive reuse still
 // happens: a released Client goes straight to the next waiter of the same endpoint.
 //
-// A slot counts against the total from the moment its Client is created until its close()
-// has resolved (socket closed; for one closed to make room for another, until the server has
-// closed its side too: evictClient), so a server counting open connections never sees more.
+// A slot counts against the total from its Client's creation until its close has resolved (as
+// the server sees it: PoolOptions.evictClient, settle), so a server counting sockets never sees more.
 
 import type { Client } from 'undici';
 import type { Lease, Slots } from '../types.js';
@@ -39,9 +38,7 @@ export class ConnectionPool implements Slots {
     this.rateGap = opts.rate > 0 ? 1000 / opts.rate : 0;
   }
 
-  get activeLeases(): number {
-    return this.leased;
-  }
+  get activeLeases(): number { return this.leased; }
 
   get slotsInUse(): number {
     return this.alive + this.closing;
@@ -81,7 +78,7 @@ export class ConnectionPool implements Slots {
   refresh(origin: string): void {
     const ep = this.endpoints.get(origin);
     if (!ep) return;
-    for (const slot of [...ep.idle]) void this.closeSlot(slot, true);
+    for (const slot of [...ep.idle]) void this.closeSlot(slot, this.opts.evictClient?.(slot.client));
   }
 
   /** Rejects every waiter and closes every socket. Leased slots close when released. */
@@ -163,7 +160,7 @@ export class ConnectionPool implements Slots {
     return { client, ep };
   }
 
-  private closeSlot(slot: Slot, evict = false): Promise<void> {
+  private closeSlot(slot: Slot, closing?: Promise<void>): Promise<void> {
     this.idleSlots.delete(slot);
     const i = slot.ep.idle.indexOf(slot);
     if (i >= 0) slot.ep.idle.splice(i, 1);
@@ -174,9 +171,10 @@ export class ConnectionPool implements Slots {
     const done = () => {
       this.closing--;
       this.clients.delete(slot.client);
+      if (slot.ep.waiters.length > 0) this.markReady(slot.ep); // one at its --per-host cap waited for this
       this.pump();
     };
-    return (evict && this.opts.evictClient ? this.opts.evictClient(slot.client) : slot.client.close()).then(done, done);
+    return (closing ?? slot.client.close()).then(done, done);
   }
 
   /** Drops an endpoint that holds nothing, so a list of a million hosts does not pile up. */
@@ -206,8 +204,9 @@ export class ConnectionPool implements Slots {
 
   private onRelease(slot: Slot): void {
     const ep = slot.ep;
-    if (this.closed) {
-      void this.closeSlot(slot);
+    const settling = this.closed ? undefined : this.opts.settle?.(slot.client);
+    if (this.closed || settling) {
+      void this.closeSlot(slot, settling);
       return;
     }
     const now = Date.now();
@@ -215,7 +214,7 @@ export class ConnectionPool implements Slots {
       // Fairness: when the total is what binds, and another endpoint is waiting with clearly
       // fewer slots than this one, hand it this slot instead of reusing it here.
       if (this.opts.limit > 0 && this.alive + this.closing >= this.opts.limit && this.starvedOtherThan(ep)) {
-        void this.closeSlot(slot, true);
+        void this.closeSlot(slot, this.opts.evictClient?.(slot.client));
         return;
       }
       this.grant(slot, ep.waiters.shift()!, now);
@@ -283,7 +282,7 @@ export class ConnectionPool implements Slots {
           // its close makes room and pumps again. Closes already under way count as room
           // coming, so a burst of pumps does not close more sockets than are waited for.
           const victim = this.idleSlots.values().next().value as Slot | undefined;
-          if (victim && this.closing < this.ready.length + 1) void this.closeSlot(victim, true);
+          if (victim && this.closing < this.ready.length + 1) void this.closeSlot(victim, this.opts.evictClient?.(victim.client));
           this.ready.unshift(ep);
           break;
         }
