@@ -438,3 +438,19 @@ test('a body that ends with the connection (no length, no chunks): a FIN ends it
   assert.equal(existsSync(path.join(dest, 'rst-always.txt')), false, 'no truncated file under the final name');
   assert.match(JSON.stringify(r.summary.failures), /cut short after 3 bytes/);
 });
+
+test('a chunked body on a Connection: close answer cut by an RST is retried as a body cut short', async (t) => {
+  // The parser finishes such a socket with "Invalid EOF state", which was the item's error and
+  // was not retried.
+  const s = await raw(t);
+  const head = 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n';
+  s.file('/c.txt', { script: [{ raw: `${head}5\r\nhello\r\n`, then: 'rst' }, { raw: `${head}5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n`, then: 'end' }] });
+  s.file('/d.txt', { script: [{ raw: `${head}3\r\nhel\r\n`, then: 'rst' }, { raw: `${head}2\r\nhe\r\n`, then: 'rst' }] });
+  const dest = tmp();
+  const r = await fetchAll([s.url('/c.txt'), s.url('/d.txt')], { dest, retries: 1, retryDelay: 10 });
+  assert.equal(r.summary.counts.downloaded, 1);
+  assert.equal(readFileSync(path.join(dest, 'c.txt'), 'utf8'), 'hello world');
+  assert.equal(s.hits('/d.txt').length, 2);
+  assert.equal(existsSync(path.join(dest, 'd.txt')), false);
+  assert.match(JSON.stringify(r.summary.failures), /body cut short after 2 bytes: the connection ended/);
+});

@@ -57,6 +57,15 @@ const UNDICI_TIMEOUTS = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOU
 /** Transport errors that, after the head, mean the body was cut short. */
 const CUT = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE', 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH']);
 
+/**
+ * The parser's word for a connection that ended inside a chunked body (undici 7's parser errors
+ * carry no code: see isParserRefusal): after an RST on a `Connection: close` answer it was the
+ * item's error, "Response does not match the HTTP/1.1 protocol (Invalid EOF state)", not retried.
+ */
+function endedInBody(err: unknown): boolean {
+  return errorCode(err) === 'HPE_INVALID_EOF_STATE' || /\(Invalid EOF state\)$/.test((err as Error | null)?.message ?? '');
+}
+
 /** An unwanted body (an error page, a redirect) bigger than this costs the socket instead. */
 const DISCARD_LIMIT = 256 << 10;
 
@@ -267,11 +276,11 @@ class ExchangeHandler implements Dispatcher.DispatchHandler, Watched {
       // A head undici's parser refused (a header given twice, a control character in a value):
       // not a body cut short, though undici may call it a length mismatch.
       err = Object.assign(new Error('the server sent a malformed response head'), { code: 'BULKGET_BAD_HEAD', cause: err });
-    } else if (this.sink && CUT.has(errorCode(err) ?? '')) {
+    } else if (this.sink && (CUT.has(errorCode(err) ?? '') || endedInBody(err))) {
       // The connection died mid-body: say how far it got, which is what a person wants to know.
       const total = this.head?.headers['content-length'];
       const of = typeof total === 'string' ? ` of ${total}` : '';
-      const how = errorCode(err) === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH' ? 'the connection ended' : describeError(err);
+      const how = errorCode(err) === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH' || endedInBody(err) ? 'the connection ended' : describeError(err);
       err = Object.assign(new Error(`body cut short after ${this.got}${of} bytes: ${how}`), { code: 'BULKGET_CUT', cause: err });
     }
     // A decided error (the answer said 404) is what the item failed for; a transport error that
