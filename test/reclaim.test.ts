@@ -106,6 +106,31 @@ test('reclaimIfGrown: a full collection once external memory grew more than 4 Mi
   assert.equal(held.length, 2);
 });
 
+// A download's watcher (execute.ts) leaves external memory to V8: a forced full collection
+// deoptimised code each time it ran there. The dry run and the --jobs threads still force them.
+test('watchMemory: external memory grown by 6 MiB forces a full collection, unless external: false', async () => {
+  for (const external of [true, false]) {
+    collectGarbage('major');
+    const majors = await forcedMajorCounter();
+    const stop = watchMemory(() => 0, { external });
+    const held: Uint8Array[] = [];
+    try {
+      // The watcher looks at external memory every 250 ms: the first look sets its base.
+      await wait(300);
+      const before = majors.count();
+      held.push(new Uint8Array(6 * MiB).fill(1));
+      await wait(600);
+      const forced = majors.count() - before;
+      if (external) assert.ok(forced >= 1, `external: true, forced full collections: ${forced}`);
+      else assert.equal(forced, 0, 'external: false forces none');
+    } finally {
+      stop();
+      majors.stop();
+    }
+    assert.equal(held.length, 1);
+  }
+});
+
 // A forced full collection deoptimises the code that holds objects it finds dead, so heap growth
 // alone is left to V8's own schedule (memory.ts says what that was measured to save).
 test('watchMemory: no forced full collection when only the heap grows (no external memory)', async () => {

@@ -70,7 +70,14 @@ async function run(config: Config, io: Io, job: Job, trap: Trap, saveFailed: Sav
   });
   attachVerbose(dl, io.stderr, { quiet: cli.quiet, verbose: cli.verbose, log: (line) => progress.log(line) });
   trap.onHardExit = () => dl.releaseNow();
-  const stopWatching = watchMemory(() => dl.stats.bytes);
+  // No full collections forced for external memory in a download (the dry run and the --jobs
+  // threads keep them): each forced one threw away optimised code ("weak objects" in --trace-deopt,
+  // which V8's own full collections did not do here), 170-220 functions compiled again in 100,000
+  // x 4 KiB over 3 hosts, where external memory kept growing past the trigger (37-44 forced
+  // collections; one host: none of that). Without them: 0 such deoptimisations, and V8's own
+  // schedule held that run at 115-116 MiB (117-118 with them) and a million 16-byte files at 26.2
+  // bytes per item over 10,000 (SPEC: 32). See memory.ts.
+  const stopWatching = watchMemory(() => dl.stats.bytes, { external: false });
   let summary: Summary;
   try {
     summary = await dl.done;
