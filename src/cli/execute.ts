@@ -70,14 +70,15 @@ async function run(config: Config, io: Io, job: Job, trap: Trap, saveFailed: Sav
   });
   attachVerbose(dl, io.stderr, { quiet: cli.quiet, verbose: cli.verbose, log: (line) => progress.log(line) });
   trap.onHardExit = () => dl.releaseNow();
-  // No full collections forced for external memory in a download (the dry run and the --jobs
-  // threads keep them): each forced one threw away optimised code ("weak objects" in --trace-deopt,
-  // which V8's own full collections did not do here), 170-220 functions compiled again in 100,000
-  // x 4 KiB over 3 hosts, where external memory kept growing past the trigger (37-44 forced
-  // collections; one host: none of that). Without them: 0 such deoptimisations, and V8's own
-  // schedule held that run at 115-116 MiB (117-118 with them) and a million 16-byte files at 26.2
-  // bytes per item over 10,000 (SPEC: 32). See memory.ts.
-  const stopWatching = watchMemory(() => dl.stats.bytes, { external: false });
+  // External memory may grow by 16 MiB, not 4, before a download forces a full collection (the
+  // dry run and the --jobs threads keep 4): each forced one threw away optimised code that held
+  // objects it found dead ("weak objects" in --trace-deopt; V8's own full collections did not do
+  // that here), 170-220 functions compiled again over 100,000 x 4 KiB on 3 hosts, where external
+  // memory kept passing 4 MiB (37-44 forced collections; one host: few). With 16: none of those
+  // deoptimisations in that run, the same peak RSS there (115-118 MiB) and on 2,000 x 1 MiB
+  // (Node 24.21: 118-129 against 124-133 MiB, 5 runs each); with no trigger at all a million
+  // 16-byte files measured 26.9 bytes per item over 10,000 (SPEC: 32). See memory.ts.
+  const stopWatching = watchMemory(() => dl.stats.bytes, { externalSlack: 16 << 20 });
   let summary: Summary;
   try {
     summary = await dl.done;

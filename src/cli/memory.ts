@@ -41,20 +41,19 @@ let externalBase = -1;
 
 /**
  * A full collection once external memory (ArrayBuffers) has grown by 4 MiB since the last one;
- * meant to be called every thousand items or so (it costs ~1 us to ask). Called by the dry run
- * (its output lines are such Buffers) and the watchers of the --jobs threads; a download in the
- * main thread no longer asks (execute.ts: a million 16-byte files measured 26.2 bytes per item
- * over 10,000 without, 2026-12-03, once socket reads no longer allocated per read). The Buffer of a socket read or a log write that happened to be alive across two
+ * meant to be called every thousand items or so (it costs ~1 us to ask). 4 MiB for the dry run
+ * (its output lines are such Buffers) and the --jobs threads; a download in the main thread
+ * allows 16 (execute.ts). The Buffer of a socket read or a log write that happened to be alive across two
  * scavenges sits in the old generation, where V8 looks only when its heap grows, blind to the
  * memory such small objects hold: a million small downloads gathered ~30 MiB of them before this
  * (measured). 4 MiB, not 8: with the shebang's --initial-old-space-size (48 then) a million-line dry run
  * peaked 33 bytes per item above a 10,000-line one with 8 MiB, 27 with 4 (the real run: 29.7).
  */
-export function reclaimIfGrown(): void {
+export function reclaimIfGrown(slack = EXTERNAL_SLACK): void {
   const external = heap().external_memory;
   // A collection V8 ran by itself lowered it: that is the new base.
   if (externalBase < 0 || external < externalBase) externalBase = external;
-  else if (external - externalBase > EXTERNAL_SLACK) collectNow();
+  else if (external - externalBase > slack) collectNow();
 }
 
 function collectNow(): void {
@@ -81,7 +80,7 @@ const MINOR_EVERY_BYTES = 16 << 20;
 
 /**
  * A minor collection after every 16 MiB received, and a full one when external memory has grown
- * (unless `external: false`), looked at on a timer. The minor GC frees the Buffers of body chunks already written, which V8
+ * by `externalSlack` (default 4 MiB), looked at on a timer. The minor GC frees the Buffers of body chunks already written, which V8
  * otherwise keeps until its own schedule comes round. Measured (3-8 interleaved runs, MALLOC_ARENA_MAX=1
  * and the shebang's flags): on Node 24.21, 2 x 512 MiB peaked at 146 MiB RSS without it (V8 13
  * ran 8 scavenges in the whole run) and 110 with it, in 1.4-1.6 s instead of 1.6 (CPU 1.9-2.2 s
@@ -94,7 +93,7 @@ const MINOR_EVERY_BYTES = 16 << 20;
  * 0.778 vs 0.767 s, 90 vs 93 MiB; --jobs 2 the same), 200 x 1 MiB on Node 24 0.292 s with it and
  * 0.306 without (9 interleaved rounds, Node 20 within noise): kept for that. Returns the stop function.
  */
-export function watchMemory(bytesReceived: () => number, o: { heapSlack?: number; external?: boolean } = {}): () => void {
+export function watchMemory(bytesReceived: () => number, o: { heapSlack?: number; externalSlack?: number } = {}): () => void {
   let lastMinor = 0;
   let tick = 0;
   let heapBase = -1;
@@ -106,7 +105,7 @@ export function watchMemory(bytesReceived: () => number, o: { heapSlack?: number
     }
     // External memory only every 10th time: looked at every 25 ms, a stream of bodies (whose
     // promoted socket reads grow it 4 MiB in less) ran a full collection every 40 ms again.
-    if (o.external !== false && ++tick % EXTERNAL_EVERY === 0) reclaimIfGrown();
+    if (++tick % EXTERNAL_EVERY === 0) reclaimIfGrown(o.externalSlack);
     if (o.heapSlack !== undefined) {
       // A full collection once the heap grew by heapSlack since the last look that found it lower.
       const used = heap().used_heap_size;
