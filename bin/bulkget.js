@@ -26,7 +26,8 @@
 // CPU s; 2 x 512 MiB 5% faster; 10,000 x 4 KiB within noise. It costs resident memory (10,000 x
 // 4 KiB: 86 -> 111 MiB on Node 20, 110 -> 130 on Node 24). 32 was slower (4.49 s), 64 no faster.
 // The million-line rule below holds through cli/memory.ts, which collects once external memory
-// grows by 4 MiB (with this flag alone a dry run peaked 33 bytes per item over 10,000 lines).
+// grows by 4 MiB in a dry run, 16 in a download (with this flag alone a dry run peaked 33 bytes
+// per item over 10,000 lines).
 // 40, not 48 (measured 2026-12-03, Node 20.20): every full-collection cycle of a long run climbs
 // to this limit, while a 10,000-file run may end below it: with 48 its peak ranged over 99-110 MiB
 // in ten runs (medians of five in the bench: 102.7-105.3) and a million 16-byte files peaked at
