@@ -193,3 +193,38 @@ test('a slot given back to settle (its socket closed on our side) is closed, cou
   lease.release();
   await p.close();
 });
+
+test('a slot whose socket is closing is not spare room: the run does not start items to fill it', async () => {
+  // No server: the pool hands out Clients that never send anything.
+  const closes: Array<() => void> = [];
+  const p = new ConnectionPool({
+    limit: 2,
+    perHost: 0,
+    rate: 0,
+    makeClient: (origin) => new Client(origin),
+    evictClient: (client) => new Promise<void>((resolve) => closes.push(() => void client.close().then(resolve, resolve))),
+  });
+  const a = 'http://127.0.0.1:9';
+  const b = 'http://127.0.0.1:10';
+  const a1 = await p.acquire(a);
+  const a2 = await p.acquire(a);
+  const waitingB = p.acquire(b); // the total binds: B waits
+  assert.equal(p.idleWhileWaiting(), false, 'every slot leased');
+  a1.release(); // A has no waiter: its socket is closed to make room for B
+  assert.equal(closes.length, 1, 'one eviction under way');
+  assert.equal(p.slotsInUse, 2, 'the closing slot still counts');
+  assert.equal(p.idleWhileWaiting(), false, 'B waits for the closing slot, not for its own host');
+  closes.shift()!();
+  const bLease = await waitingB;
+  assert.equal(p.idleWhileWaiting(), false);
+  // A host at its own cap with the total free is what spare room means.
+  const q = new ConnectionPool({ limit: 4, perHost: 1, rate: 0, makeClient: (origin) => new Client(origin) });
+  const only = await q.acquire(a);
+  const capped = q.acquire(a);
+  assert.equal(q.idleWhileWaiting(), true, 'A waits for its --per-host cap while 3 slots are free');
+  only.release();
+  (await capped).release();
+  bLease.release();
+  a2.release();
+  await Promise.all([p.close(), q.close()]);
+});
