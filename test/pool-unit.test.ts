@@ -194,37 +194,74 @@ test('a slot given back to settle (its socket closed on our side) is closed, cou
   await p.close();
 });
 
-test('a slot whose socket is closing is not spare room: the run does not start items to fill it', async () => {
-  // No server: the pool hands out Clients that never send anything.
-  const closes: Array<() => void> = [];
+// Clients that never send anything: no server is needed to watch the pool decide.
+function quietPool(limit: number, perHost: number) {
+  const evicted: Client[] = [];
   const p = new ConnectionPool({
-    limit: 2,
-    perHost: 0,
+    limit,
+    perHost,
     rate: 0,
     makeClient: (origin) => new Client(origin),
-    evictClient: (client) => new Promise<void>((resolve) => closes.push(() => void client.close().then(resolve, resolve))),
+    evictClient: (client) => (evicted.push(client), client.close()),
   });
-  const a = 'http://127.0.0.1:9';
-  const b = 'http://127.0.0.1:10';
-  const a1 = await p.acquire(a);
-  const a2 = await p.acquire(a);
-  const waitingB = p.acquire(b); // the total binds: B waits
-  assert.equal(p.idleWhileWaiting(), false, 'every slot leased');
-  a1.release(); // A has no waiter: its socket is closed to make room for B
-  assert.equal(closes.length, 1, 'one eviction under way');
-  assert.equal(p.slotsInUse, 2, 'the closing slot still counts');
-  assert.equal(p.idleWhileWaiting(), false, 'B waits for the closing slot, not for its own host');
-  closes.shift()!();
-  const bLease = await waitingB;
-  assert.equal(p.idleWhileWaiting(), false);
-  // A host at its own cap with the total free is what spare room means.
-  const q = new ConnectionPool({ limit: 4, perHost: 1, rate: 0, makeClient: (origin) => new Client(origin) });
-  const only = await q.acquire(a);
-  const capped = q.acquire(a);
-  assert.equal(q.idleWhileWaiting(), true, 'A waits for its --per-host cap while 3 slots are free');
+  return { p, evicted };
+}
+const A = 'http://127.0.0.1:9';
+const B = 'http://127.0.0.1:10';
+
+test('look-ahead: without limit for a host at its cap, a few per endpoint while sockets close, none when all are leased', async () => {
+  const { p, evicted } = quietPool(2, 0);
+  const a1 = await p.acquire(A);
+  const a2 = await p.acquire(A);
+  const waitingB = p.acquire(B); // the total binds: B waits
+  assert.equal(p.lookAhead(), 0, 'every slot leased: more items would only wait');
+  a1.release(); // A has nothing queued and B none of the total: A's socket is closed for B
+  assert.equal(evicted.length, 1);
+  const extra = p.lookAhead();
+  assert.ok(extra > 0 && Number.isFinite(extra), `a bounded look-ahead while a socket closes, got ${extra}`);
+  const b1 = await waitingB;
+  assert.notEqual(b1.client, a1.client);
+  const q = quietPool(4, 1).p;
+  const only = await q.acquire(A);
+  const capped = q.acquire(A);
+  assert.equal(q.lookAhead(), Infinity, 'A waits for its --per-host cap while the total has room: look for other hosts');
   only.release();
   (await capped).release();
-  bLease.release();
+  b1.release();
   a2.release();
   await Promise.all([p.close(), q.close()]);
+});
+
+test('an idle socket goes to a new waiter of its own host at once, even while another host waits for the total', async () => {
+  const { p, evicted } = quietPool(3, 0);
+  const a1 = await p.acquire(A);
+  const a2 = await p.acquire(A);
+  const b1 = await p.acquire(B);
+  let bServed = false;
+  const waitingB = p.acquire(B).then((l) => ((bServed = true), l));
+  a1.release(); // idle: B has a slot already and A only one more, so it lingers for A
+  assert.equal(evicted.length, 0, 'not closed at once');
+  const again = await p.acquire(A);
+  assert.equal(again.client, a1.client, "A's own kept-alive socket, not a new one");
+  assert.equal(bServed, false);
+  again.release(); // now it lingers, then goes to B
+  const b2 = await waitingB;
+  assert.deepEqual(evicted, [a1.client], 'closed for B once it lingered');
+  for (const l of [a2, b1, b2]) l.release();
+  await p.close();
+});
+
+test('a host waiting for the total is served once an idle socket of another host lingered, with nothing else happening', { timeout: 5000 }, async () => {
+  const { p, evicted } = quietPool(2, 0);
+  const a1 = await p.acquire(A);
+  const b1 = await p.acquire(B);
+  const waitingB = p.acquire(B);
+  const t0 = Date.now();
+  a1.release(); // A: one slot, B: one slot, neither clearly fewer: A's socket lingers
+  const b2 = await waitingB;
+  assert.ok(Date.now() - t0 >= 3, 'not before it lingered');
+  assert.deepEqual(evicted, [a1.client]);
+  b1.release();
+  b2.release();
+  await p.close();
 });

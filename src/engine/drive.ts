@@ -13,12 +13,13 @@ interface DriveOptions {
   /** Items started and not finished, at most, while every slot is in use. */
   window: number;
   /**
-   * While `spare()` says slots are free that no started item can take (its host is at its
-   * --per-host cap, or paused), items are started up to this many, so that a later host is
-   * found and served.
+   * While `lookAhead()` says slots are free that no started item can take (its host is at its
+   * --per-host cap, or paused; an idle socket of a host with nothing queued), up to that many
+   * more items are started, and never more than maxWindow in all, so that a later host is found
+   * and served.
    */
   maxWindow?: number;
-  spare?: () => boolean;
+  lookAhead?: () => number;
   stats: Stats;
   reporter: Reporter;
   signal: AbortSignal;
@@ -61,7 +62,8 @@ export function drive(o: DriveOptions): Driver {
   const waitFor = (pred: () => boolean) => waker.until(pred);
   const maxWindow = o.maxWindow ?? o.window;
   const room = () =>
-    o.signal.aborted || (!o.held?.() && (running < o.window || (running < maxWindow && o.spare !== undefined && o.spare())));
+    o.signal.aborted ||
+    (!o.held?.() && (running < o.window || (running < maxWindow && o.lookAhead !== undefined && running < o.window + o.lookAhead())));
 
   const run = async (): Promise<boolean> => {
     const onAbort = () => {

@@ -63,7 +63,7 @@ export async function runEngine(lines: AsyncIterable<RawLine> | Iterable<RawLine
       ...windowFor(o.limit),
       // Slots free that no started item takes: keep looking ahead (SPEC: with --limit 10
       // --per-host 2, 1,000 URLs on host A then 1,000 on host B, both are served from the start).
-      spare: () => res.pool.idleWhileWaiting(),
+      lookAhead: () => res.pool.lookAhead(),
       stats: run.stats,
       reporter: run.reporter,
       signal,
@@ -90,7 +90,8 @@ export async function runEngine(lines: AsyncIterable<RawLine> | Iterable<RawLine
  * interleaved rounds: 1.45 CPU s with 128 against 1.65 with 512 on Node 20, 1.24 against 1.33 on
  * Node 24). While slots are free that no started item can take (a host at its --per-host cap or
  * paused), up to 10,000: a list of 1,000 URLs on host A then 1,000 on host B with -l 10 -p 2 had
- * B's first request after 492 of A's with a fixed 512. --limit 0 opens a socket per started item:
+ * B's first request after 492 of A's with a fixed 512. While sockets are idle or closing, a few
+ * more per endpoint (ConnectionPool.lookAhead). --limit 0 opens a socket per started item:
  * 8,000 of them, as before.
  */
 export function windowFor(limit: number): { window: number; maxWindow: number } {

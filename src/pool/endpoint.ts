@@ -13,6 +13,8 @@ export interface Waiter {
 export interface Slot {
   client: Client;
   ep: Endpoint;
+  /** Date.now() when it last went idle. */
+  idleSince: number;
 }
 
 export class Endpoint {
