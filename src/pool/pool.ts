@@ -155,7 +155,6 @@ export class ConnectionPool implements Slots {
     return true;
   }
 
-
   private openSlot(ep: Endpoint): Slot {
     const client = this.opts.makeClient(ep.origin);
     const onSocket = this.opts.onSocket;
