@@ -94,6 +94,18 @@ test('cut short on every attempt with no validator: failed, and no partial is le
   assert.deepEqual(partials(dest), [path.basename(partialOf(dest, 'tagged.bin'))]);
 });
 
+test('a body the parser refuses before its first byte: failed, and no empty partial is left behind', async (t) => {
+  const s = await raw(t);
+  // A chunk size that is not hex: the head was fine (so the partial was opened), the body never began.
+  s.file('/badchunk.bin', { script: [{ raw: 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n' }] });
+  const dest = tmp();
+  const r = await fetchAll([s.url('/badchunk.bin')], { dest, retries: 1, retryDelay: 10 });
+  assert.equal(r.code, 1);
+  assert.equal(r.summary.counts.failed, 1, JSON.stringify(r.summary.failures));
+  assert.deepEqual(files(dest), []);
+  assert.deepEqual(partials(dest), []);
+});
+
 test('cut short on every attempt: failed with a clear reason, no file under the final name, the partial resumes next run', async (t) => {
   const s = await raw(t);
   const f = s.file('/cut.bin', { size: 65_536, script: [{ cut: 20_480, how: 'fin', connectionClose: true }] });

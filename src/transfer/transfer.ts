@@ -207,7 +207,10 @@ async function run(item: Item, ctx: TransferContext, result: ItemResult, at: { p
 
 /** Removes the partial of a failed item unless a later run could continue it (resumeFrom). */
 async function dropUseless(item: Item, part: string, ctx: TransferContext): Promise<void> {
-  if (partSize(part) <= 0) return;
+  const size = partSize(part);
+  if (size < 0) return;
+  // Opened for a body that never began (the parser refused its first chunk size): nothing to continue.
+  if (size === 0) return discardPart(part);
   try {
     if ((await resumeFrom(item, part, ctx.state)) === undefined) discardPart(part);
   } catch {
