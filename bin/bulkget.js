@@ -1,5 +1,5 @@
 #!/bin/sh
-":" //; export BULKGET_DEFERRED_CA_CERTS="$NODE_EXTRA_CA_CERTS" MALLOC_ARENA_MAX=1; unset NODE_EXTRA_CA_CERTS; exec node --max-semi-space-size=4 --max-old-space-size=1024 --initial-old-space-size=32 --liftoff-only "$0" "$@"
+":" //; export BULKGET_DEFERRED_CA_CERTS="$NODE_EXTRA_CA_CERTS" MALLOC_ARENA_MAX=1; unset NODE_EXTRA_CA_CERTS; exec node --max-semi-space-size=2 --max-old-space-size=1024 --initial-old-space-size=40 --liftoff-only "$0" "$@"
 // The two lines above are a shell script that is also JavaScript: sh runs the second one, which
 // sets the environment below and execs node on this file with the flags below; node reads it as a
 // string and a comment. A `#!/usr/bin/env -S ...` line did the same only where env knows -S:
@@ -17,26 +17,43 @@
 // --max-old-space-size=1024: any explicit limit switches V8 to tighter old-generation growth:
 // 10,000 x 4 KiB peaked at 143 MiB without it, 117 with, at the same speed. bulkget's live heap is
 // bounded by its item window, far below 1 GiB.
-// --initial-old-space-size=32: V8 counts memory outside its heap that came in since its last full
-// collection (the socket reads' ArrayBuffers that outlived two scavenges while waiting to be
-// written) against the old generation's limit, which after a full collection of bulkget's ~8 MiB
-// heap is ~18 MiB: with no such flag a stream of bodies ran one full collection every 40 ms (110
-// in 2,000 x 1 MiB, measured 2026-12-02; with 48: 5-10, 4.92 -> 3.57 s on Node 20). Every
-// full-collection cycle of a long run climbs to this limit while a 10,000-file run may end below
-// it, so it also sets the million-line rule below (48 gave 30-33 bytes per item, 40 gave 28).
-// --max-semi-space-size=4: a young generation of 2 x 4 MiB. 100,000 x 4 KiB (Node 20, --trace-gc)
-// ran 537 scavenges with it (1.34 s of pauses) against 1,111 (2.16 s) with 2 and 40, and 16 full
-// collections against 31: fewer short-lived objects promoted, which is what let the old
-// generation start at 32 MiB instead of 40. Measured 2026-12-04 against 2 with 40, interleaved rounds
-// (3-4 each, 2 cores, nginx, tmpfs), CPU ratio median and peak RSS: Node 20.20 100,000 x 4 KiB
-// one host 0.95, 105 -> 100 MiB; 3 hosts 0.84, 108 -> 102; 2,000 x 1 MiB 0.75, 112 -> 107; 2 x
-// 512 MiB 0.87, 74 -> 72; --jobs 2 (20,000 x 4 KiB, 3 hosts) 0.88, 148 -> 147. Node 24.21: one
-// host 1.00, 3 hosts 1.05 (0.92-1.14), 1 MiB files 0.89 (129 -> 121 MiB), 512 MiB files 1.00.
-// SPEC's 32 bytes per item (peak RSS of a million-URL list on stdin over the median of five
-// 10,000-URL runs): Node 20 real run 29.0 and 29.8 (two sets), dry run 23.6 and 24.8 (28.0 and
-// 24.5 with 2 and 40); Node 24 26.8 and 22.9. Larger young generations break it: 6 (with 32)
-// 32.8 in the dry run, 8 33.6-33.8 (with 40 or 24; 41 in the real run with 40), as the
-// million-line run's young generation fills to its limit while a short run's never does.
+// --initial-old-space-size=40 (48 measured 2026-12-02, 3 interleaved rounds, 2,000 x 1 MiB, 16
+// connections): V8 counts memory outside its heap that came in since its last full collection
+// (here the socket reads' ArrayBuffers that outlived two scavenges while waiting to be written)
+// against the old generation's limit, which after a full collection of bulkget's ~8 MiB heap is
+// ~18 MiB: a stream of bodies ran one full collection every 40 ms (110 in the run). With this
+// flag: 5-10. Node 20: 4.92 -> 3.57 s, 7.07 -> 4.79 CPU s; Node 24: 5.51 -> 3.65 s, 8.66 -> 4.86
+// CPU s; 2 x 512 MiB 5% faster; 10,000 x 4 KiB within noise. It costs resident memory (10,000 x
+// 4 KiB: 86 -> 111 MiB on Node 20, 110 -> 130 on Node 24). 32 was slower (4.49 s), 64 no faster.
+// The million-line rule below holds through cli/memory.ts, which collects once external memory
+// grows by 4 MiB in a dry run, 16 in a download (with this flag alone a dry run peaked 33 bytes
+// per item over 10,000 lines).
+// 40, not 48 (measured 2026-12-03, Node 20.20): every full-collection cycle of a long run climbs
+// to this limit, while a 10,000-file run may end below it: with 48 its peak ranged over 99-110 MiB
+// in ten runs (medians of five in the bench: 102.7-105.3) and a million 16-byte files peaked at
+// 132.6-134.5 MiB, 30-33 bytes per item above those medians (SPEC: 32). With 40: a median of
+// 100.8 MiB (five runs, 99.9-101.1) and 127.2 MiB, 27.9 bytes per item (dry run 25.2 either
+// way). Speed, 5-7 interleaved rounds: 10,000 x 4 KiB 0.719 vs 0.728 s, 2 x 512 MiB 0.969 vs
+// 0.947, 200 x 1 MiB 0.354 vs 0.365, 2,000 x 1 MiB 2.325 vs 2.332 (Node 24.21: 2.328 vs 2.470,
+// the one cost seen).
+// --max-semi-space-size=2: a million-line list (dry run) peaked 25 bytes per item above a
+// ten-thousand-line one with it, 48 without (SPEC allows 32): the young generation otherwise grows
+// to 3 x 16 MiB of RSS. 10,000 small files: within noise of 4 and 8 in speed (1.47-1.53 s).
+// Re-measured 2026-12-02 at steady state (Node 20.20, 5-6 interleaved rounds, medians): 8 is
+// faster, 100,000 x 4 KiB 6.77 vs 7.87 s (8.80 vs 10.19 CPU s), 2,000 x 1 MiB 4.05 vs 4.65 s
+// (5.38 vs 6.14 CPU s), since scavenges are 4x rarer (301 vs 1,084, 0.87 vs 1.88 s of pauses) and
+// fewer objects are promoted. It still stays out: a 10,000-file run then ends before the old
+// generation reaches its first full collection (peak 93-96 MiB real, against 108-109 with 2), while
+// a million-file run always does (138.7 MiB), so the million-URL list measures 47 bytes per item
+// above the 10,000 one, against SPEC's 32 (4 and 6 lowered that baseline alike). Full
+// collections forced every 12 or 16 MiB of heap growth, to keep the long run's old generation as
+// low, cost the gain back (7.70 and 7.54 s against 6.49; 476 "weak objects" deoptimisations
+// against none). 4, tried 2026-12-04 with --initial-old-space-size 32 and 24 (6 rounds, the order
+// rotated each round, Node 20.20, CPU against 2 with 40): 100,000 x 4 KiB 0.99 and 1.02, 2,000 x
+// 1 MiB 1.08 and 1.24, though it halved the scavenges (1,111 -> 537); the bench measured 4 with
+// 32 at 32.9 bytes per item on the million-line real run (24: 24.6). Rounds that ran the
+// configurations in the same order every time had shown it 5-25% faster: compare only in
+// rotated order.
 // NODE_EXTRA_CA_CERTS moves to BULKGET_DEFERRED_CA_CERTS (the shell expands it): Node 20 reads that
 // file as it starts, 45 ms of every run with the Debian bundle (`node -e 0`: 70 ms with it, 25
 // without; Node 24 reads it lazily, no difference); bulkget trusts the file itself at its first

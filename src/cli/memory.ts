@@ -69,7 +69,7 @@ function collectNow(): void {
 // 20.20, -l 64: 100,000 x 4 KiB 6.85 -> 5.68 s, 8.69 -> 6.95 CPU s, peak 89 -> 114 MiB (10,000
 // with --jobs 2, the trigger off in the threads too: 2.02 -> 1.66 s, 136 -> 148 MiB); a million 16-byte files 108 -> 82 s, 150 -> 111
 // CPU s, 27.7 -> 27.5 bytes per item over 10,000; 200 x 1 MiB and 2 x 512 MiB within noise. V8's
-// own schedule (put off to ~32 MiB by the shebang's --initial-old-space-size=32) keeps the heap
+// own schedule (put off to ~40 MiB by the shebang's --initial-old-space-size=40) keeps the heap
 // under 150 MiB, the issue's bound.
 const JOB_HEAP_SLACK = 8 << 20;
 
