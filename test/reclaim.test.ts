@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
-import { collectGarbage, reclaimIfGrown, watchMemory } from '../src/cli/memory.js';
+import { collectGarbage, downloadWatch, reclaimIfGrown, watchMemory } from '../src/cli/memory.js';
 
 const MiB = 1 << 20;
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -191,4 +191,12 @@ test('watchMemory with heapSlack (the --jobs threads): a full collection once th
     majors.stop();
   }
   assert.equal(held.length, 400_000);
+});
+
+test('downloadWatch: a download allows 16 MiB of external growth; with --jobs the main thread also collects once its heap grew 16 MiB', () => {
+  for (const [jobs, want] of [
+    [1, { externalSlack: 16 * MiB }],
+    [2, { externalSlack: 16 * MiB, heapSlack: 16 * MiB }],
+    [16, { externalSlack: 16 * MiB, heapSlack: 16 * MiB }],
+  ] as const) assert.deepEqual(downloadWatch(jobs), want, `--jobs ${jobs}`);
 });

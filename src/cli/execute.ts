@@ -13,7 +13,7 @@ import { SaveFailedWriter } from '../ui/save-failed.js';
 import { textReport } from '../ui/text-report.js';
 import type { Config } from './config.js';
 import { trapSignals, type Trap } from './signals.js';
-import { reclaimIfGrown, watchMemory } from './memory.js';
+import { downloadWatch, reclaimIfGrown, watchMemory } from './memory.js';
 
 interface Job {
   noun: 'files' | 'flags';
@@ -78,7 +78,8 @@ async function run(config: Config, io: Io, job: Job, trap: Trap, saveFailed: Sav
   // deoptimisations in that run, the same peak RSS there (115-118 MiB) and on 2,000 x 1 MiB
   // (Node 24.21: 118-129 against 124-133 MiB, 5 runs each); with no trigger at all a million
   // 16-byte files measured 26.9 bytes per item over 10,000 (SPEC: 32). See memory.ts.
-  const stopWatching = watchMemory(() => dl.stats.bytes, { externalSlack: 16 << 20 });
+  // With --jobs, also its heap (downloadWatch).
+  const stopWatching = watchMemory(() => dl.stats.bytes, downloadWatch(config.download.jobs ?? 1));
   let summary: Summary;
   try {
     summary = await dl.done;
