@@ -423,6 +423,25 @@ test('the state log keeps a 64 KiB reserve beside it while open: incompressible,
   assert.match(readFileSync(join(own, 'state.jsonl'), 'utf8'), /"p":"a\.bin"/);
 });
 
+test('a reserve made ahead (a --jobs run makes its jobs\' before they start) is the one the log keeps, not made again; a wrong-sized one is replaced', async (t) => {
+  const { dest } = sandbox(t);
+  const real = prepareDest(dest);
+  const own = join(real, '.bulkget');
+  assert.equal(await StateStore.reserveAhead(real, 'job-2'), true);
+  const file = join(own, 'state-job-2.jsonl.reserve');
+  // Marked in place, so that a reserve written again would show.
+  writeFileSync(file, Buffer.alloc(64 * 1024, 0x5a));
+  const store = await StateStore.open(real, 'job-2');
+  assert.ok(readFileSync(file).equals(Buffer.alloc(64 * 1024, 0x5a)), 'kept as it was');
+  await store.close();
+  assert.equal(existsSync(file), false, 'gone at close');
+  // A leftover of another size (a run killed while it wrote it) is no reserve: written anew.
+  writeFileSync(file, 'short');
+  const again = await StateStore.open(real, 'job-2');
+  assert.equal(readFileSync(file).length, 64 * 1024);
+  await again.close();
+});
+
 test('SafeDirs.place: downloads reaching a new folder together wait for one check of it; a failed check is each one\'s own', async (t) => {
   const { dest, outside } = sandbox(t);
   const dirs = new SafeDirs(dest);

@@ -14,6 +14,7 @@ import { ItemMaker } from '../items/maker.js';
 import { NameAllocator } from '../items/names.js';
 import { prepareDest } from '../store/dest.js';
 import { acquireLock } from '../store/lock.js';
+import { StateStore } from '../store/state.js';
 import type { ResolvedOptions, DownloadOptions } from './options.js';
 import { describeError } from '../errors.js';
 import { packageFile } from '../version.js';
@@ -82,6 +83,12 @@ export async function runJobs(lines: AsyncIterable<RawLine> | Iterable<RawLine>,
   const given: DownloadOptions = { ...o.given, signal: undefined, env: { ...o.env }, shard: undefined };
   const tagOf = (i: number) => (o.shard ? `shard-${o.shard.k}-of-${o.shard.n}-job-${i + 1}` : `job-${i + 1}`);
 
+  // Each job's record file keeps a reserve for its last records on a full disk (store/reserve.ts),
+  // made as the job opens it. A job thread that started late (a loaded machine) found the disk
+  // filled by the other job's bodies already and kept none, and the partials it left had no
+  // records: the next run fetched them whole (1 run in 12 to 26 of the full-disk test under load).
+  // So the run makes them all before any job starts; a job keeps the one it finds.
+  await Promise.all(split.budgets.map((_, i) => StateStore.reserveAhead(destReal, tagOf(i))));
   const jobs: Job[] = split.budgets.map((budget, index) => {
     const data: JobData = { options: given, budget, tag: tagOf(index), jobs: split.budgets.length };
     const worker = startWorker(data);

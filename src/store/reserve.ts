@@ -5,7 +5,7 @@
 // only let a body write take the space first).
 
 import { constants, unlinkSync } from 'node:fs';
-import { open, unlink, type FileHandle } from 'node:fs/promises';
+import { lstat, open, unlink, type FileHandle } from 'node:fs/promises';
 
 // The records of a few hundred transfers in flight: a line measured 152-165 bytes with URLs of
 // ~40 characters (longer URLs, longer lines).
@@ -14,8 +14,13 @@ const RESERVE_BYTES = 64 * 1024;
 export class Reserve {
   private constructor(private path: string | null) {}
 
-  /** Writes the file (one a killed run left is replaced); null when it does not fit. */
+  /**
+   * Writes the file (one a killed run left is replaced); null when it does not fit. A file made
+   * for this log already (a --jobs run makes its jobs' before they start, see jobs.ts) is kept
+   * as it is: a plain file of ours, of this size, with no other name (never a planted link).
+   */
   static async make(path: string): Promise<Reserve | null> {
+    if (await madeAlready(path)) return new Reserve(path);
     let fh: FileHandle | undefined;
     try {
       // A new file, never one truncated in place: the name might be a link to another file.
@@ -42,6 +47,16 @@ export class Reserve {
     }
     this.path = null;
     return true;
+  }
+}
+
+async function madeAlready(path: string): Promise<boolean> {
+  try {
+    const st = await lstat(path);
+    const uid = typeof process.getuid === 'function' ? process.getuid() : st.uid;
+    return st.isFile() && st.nlink === 1 && st.uid === uid && st.size === RESERVE_BYTES;
+  } catch {
+    return false;
   }
 }
 

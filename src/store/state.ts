@@ -91,7 +91,16 @@ export class StateStore {
       }
     }
     const siblings = await SiblingLog.openAll(dir, logName(shard));
-    return new StateStore(file, wfh, rfh, size, siblings, await Reserve.make(`${file}.reserve`));
+    return new StateStore(file, wfh, rfh, size, siblings, await Reserve.make(reserveFile(destReal, shard)));
+  }
+
+  /**
+   * Makes the reserve of the log `open(destReal, shard)` will open, ahead of it: a --jobs run
+   * does so for every job before any starts (jobs.ts). False when it did not fit.
+   */
+  static async reserveAhead(destReal: string, shard: { k: number; n: number } | string): Promise<boolean> {
+    await mkdir(join(destReal, '.bulkget'), { recursive: true });
+    return (await Reserve.make(reserveFile(destReal, shard))) !== null;
   }
 
   /** A completed download. Buffered: losing it in a crash costs a re-download, no more. */
@@ -277,3 +286,7 @@ export class StateStore {
   }
 }
 
+/** Where the reserve of a log lives: beside it. */
+function reserveFile(destReal: string, shard?: { k: number; n: number } | string): string {
+  return `${join(destReal, '.bulkget', logName(shard))}.reserve`;
+}
