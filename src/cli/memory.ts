@@ -124,7 +124,7 @@ export function watchMemory(bytesReceived: () => number, o: { heapSlack?: number
 const DOWNLOAD_EXTERNAL_SLACK = 16 << 20;
 // With --jobs the main thread only reads, names and hands out items and gathers the results, yet
 // its old generation still climbed to the shebang's 40 MiB before V8 collected it (36 MiB
-// committed at 100,000 items, --trace-gc), beside the threads' own heaps. A full collection once
+// committed at 100,000 items on Node 24.21, --trace-gc), beside the threads' own heaps. A full collection once
 // its heap grew by 16 MiB: 100,000 x 4 KiB with --jobs 2 (Node 20.20, 4 rounds in rotated order)
 // peaked at 145 MiB instead of 158, CPU ratio 0.91 (0.87-0.99); 3 hosts 168 -> 155 MiB, 1.06
 // (0.76-1.10); Node 24.21 186 -> 182. 12 MiB: 144 MiB, 0.97; 8: 138 MiB at 1.11x CPU.
